@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+
+const root = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/**
+ * Tests import workspace packages from their sources, so a unit test never runs stale `dist/`.
+ * Tests that start real processes (the gateway server, the CLI) use the built output instead.
+ */
+export const workspaceAlias = [
+  {
+    find: /^@arrakis\/atomic-counter\/sqlite$/,
+    replacement: root('./packages/atomic-counter/src/adapters/sqlite/index.ts'),
+  },
+  {
+    find: /^@arrakis\/atomic-counter\/redis$/,
+    replacement: root('./packages/atomic-counter/src/adapters/redis/index.ts'),
+  },
+  {
+    find: /^@arrakis\/atomic-counter\/postgres$/,
+    replacement: root('./packages/atomic-counter/src/adapters/postgres/index.ts'),
+  },
+  { find: /^@arrakis\/atomic-counter\/hono$/, replacement: root('./packages/atomic-counter/src/hono/index.ts') },
+  { find: /^@arrakis\/atomic-counter$/, replacement: root('./packages/atomic-counter/src/index.ts') },
+  { find: /^@arrakis\/e2e-contracts$/, replacement: root('./packages/e2e-contracts/src/index.ts') },
+  { find: /^@arrakis\/gateway$/, replacement: root('./apps/gateway/src/index.ts') },
+];
