@@ -1,0 +1,145 @@
+import { CounterError } from '@arrakis/atomic-counter';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { createAuth } from './auth/middleware.js';
+import type { AppEnv } from './context.js';
+import type { AppDeps, GatewayApp, RouteContext } from './deps.js';
+import { codeForStatus, type ErrorBody, GatewayError, RequestValidationError } from './errors.js';
+import { createGatewayMetrics } from './metrics.js';
+import { createRateLimits } from './rate-limit.js';
+import { requestContext } from './request-context.js';
+import { registerDocsRoutes } from './routes/docs.js';
+import { registerProbeRoutes } from './routes/probes.js';
+import { registerWhoamiRoutes } from './routes/whoami.js';
+
+/** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB. */
+export const requestBodyBytesMax = 1024 * 1024;
+
+function wwwAuthenticate(error: GatewayError): string | undefined {
+  if (error.status === 401) {
+    return error.code === 'missing_token'
+      ? 'Bearer realm="arrakis"'
+      : `Bearer realm="arrakis", error="invalid_token", error_description="${error.code}"`;
+  }
+  if (error.code === 'insufficient_scope') return 'Bearer realm="arrakis", error="insufficient_scope"';
+  return undefined;
+}
+
+function errorResponse(c: Context<AppEnv>, error: GatewayError): Response {
+  const challenge = wwwAuthenticate(error);
+  if (challenge !== undefined) c.header('WWW-Authenticate', challenge);
+  return c.json(error.toBody(), error.status);
+}
+
+function handleError(error: Error, c: Context<AppEnv>): Response {
+  const logger = c.var.logger;
+  if (error instanceof GatewayError) {
+    if (error.status >= 500) logger.warn({ err: error, code: error.code }, error.message);
+    else
+      logger.info(
+        { code: error.code, reason: error.cause instanceof Error ? error.cause.message : undefined },
+        error.message,
+      );
+    return errorResponse(c, error);
+  }
+  if (error instanceof HTTPException) {
+    // Raised by hono itself: malformed JSON body, body over the size limit...
+    const status = error.status;
+    const code = codeForStatus(status);
+    if (status >= 500) logger.error({ err: error }, 'HTTP exception');
+    const message =
+      status === 413
+        ? `the request body exceeds ${requestBodyBytesMax} bytes`
+        : error.message || 'the request was rejected';
+    return errorResponse(c, new GatewayError(code, status as GatewayError['status'], message));
+  }
+  if (error instanceof CounterError && error.code === 'backend_unavailable') {
+    logger.warn({ err: error }, 'counter backend unavailable');
+    return errorResponse(
+      c,
+      new GatewayError('dependency_unavailable', 503, 'a dependency is unavailable; retry later'),
+    );
+  }
+  const requestId = c.var.requestId;
+  logger.error({ err: error }, 'unhandled error');
+  const body: ErrorBody = {
+    error: 'internal_error',
+    message: 'an internal error occurred; quote the request id when reporting it',
+    requestId,
+  };
+  return c.json(body, 500);
+}
+
+/**
+ * Builds the gateway's Hono app from its dependencies. Does no I/O (connections, files and keys are opened by the
+ * caller, see `startGateway`), so tests call it with in-memory parts and drive it with `app.request()`.
+ *
+ * Layout: request context (request id, logs, metrics) → per-IP rate limit (probes excluded) → routes, each
+ * authenticated group guarded by bearer auth then the per-principal rate limit → one JSON error shape.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock, memoryBackend } from '@arrakis/atomic-counter';
+ * import { createLocalJWKSet } from 'jose';
+ * import pino from 'pino';
+ * import { Registry } from 'prom-client';
+ *
+ * const counters = memoryBackend();
+ * const app = createApp({
+ *   config: parseConfig({ JWT_PUBLIC_JWK: JSON.stringify(publicJwk) }),
+ *   logger: pino({ level: 'silent' }),
+ *   counters,
+ *   readiness: [counterBackendCheck(counters)],
+ *   authKeys: createLocalJWKSet({ keys: [publicJwk] }),
+ *   clock: new ManualClock(),
+ *   metrics: new Registry(),
+ * });
+ * const res = await app.request('/health'); // 200 {"status":"ok"}
+ * ```
+ */
+export function createApp(deps: AppDeps): GatewayApp {
+  const metrics = createGatewayMetrics(deps.metrics);
+  const app: GatewayApp = new OpenAPIHono<AppEnv>({
+    defaultHook(result) {
+      if (!result.success) throw RequestValidationError.fromZod(result.target, result.error);
+    },
+  });
+
+  app.use('*', requestContext({ logger: deps.logger, metrics }));
+  const limits = createRateLimits({
+    config: deps.config.rateLimit,
+    counters: deps.counters,
+    clock: deps.clock,
+    logger: deps.logger,
+    metrics,
+  });
+  app.use('*', limits.ip);
+  for (const path of ['/v1/*', '/api/*']) {
+    app.use(path, bodyLimit({ maxSize: requestBodyBytesMax }));
+  }
+
+  const auth = createAuth({
+    keys: deps.authKeys,
+    issuer: deps.config.jwt.issuer,
+    algorithms: deps.config.jwt.algorithms,
+    maxTokenAgeSeconds: deps.config.jwt.maxTokenAgeSeconds,
+    clock: deps.clock,
+  });
+  const ctx: RouteContext = {
+    deps,
+    metrics,
+    guard: (allowed, options) => [auth.require(allowed, options), limits.principal],
+  };
+
+  registerProbeRoutes(app, ctx);
+  registerWhoamiRoutes(app, ctx);
+  registerDocsRoutes(app, ctx);
+
+  app.notFound((c) =>
+    errorResponse(c, new GatewayError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`)),
+  );
+  app.onError(handleError);
+  return app;
+}

@@ -1,0 +1,158 @@
+import { generateTestKeyPair } from '@arrakis/e2e-contracts';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './config.js';
+
+function issuesOf(env: Record<string, string>): { variable: string; message: string }[] {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('has documented defaults for an empty environment (development, dev keys)', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      dataDir: './.data',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      logLevel: 'info',
+      nodeEnv: 'development',
+      jwt: {
+        issuer: 'arrakis-gateway',
+        algorithms: ['ES256', 'EdDSA'],
+        maxTokenAgeSeconds: 3600,
+        keys: { kind: 'dev', dataDir: './.data' },
+      },
+      rateLimit: {
+        ipPerMinute: 600,
+        principalPerMinute: 300,
+        algorithm: 'fixed-window',
+        failurePolicy: 'fail-closed',
+        keyPrefix: 'rl',
+        trustProxyHops: 0,
+      },
+      shutdownTimeoutMs: 10_000,
+      readyCheckTimeoutMs: 2000,
+    });
+  });
+
+  it('reads every variable', async () => {
+    const keys = await generateTestKeyPair();
+    const config = parseConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      DATA_DIR: '/var/lib/arrakis',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      JWT_ISSUER: 'https://auth.example',
+      JWT_PUBLIC_JWK: JSON.stringify(keys.publicJwk),
+      JWT_ALGORITHMS: 'ES256',
+      JWT_MAX_TOKEN_AGE_SECONDS: '900',
+      RATE_LIMIT_IP_PER_MINUTE: '120',
+      RATE_LIMIT_PRINCIPAL_PER_MINUTE: '60',
+      RATE_LIMIT_ALGORITHM: 'token-bucket',
+      RATE_LIMIT_FAILURE_POLICY: 'fail-closed',
+      RATE_LIMIT_KEY_PREFIX: 'prod:rl',
+      TRUST_PROXY_HOPS: '1',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      READY_CHECK_TIMEOUT_MS: '500',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.jwt.keys).toEqual({ kind: 'jwks', jwks: { keys: [keys.publicJwk] } });
+    expect(config.jwt.algorithms).toEqual(['ES256']);
+    expect(config.rateLimit).toEqual({
+      ipPerMinute: 120,
+      principalPerMinute: 60,
+      algorithm: 'token-bucket',
+      failurePolicy: 'fail-closed',
+      keyPrefix: 'prod:rl',
+      trustProxyHops: 1,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(parseConfig({ PORT: '', REDIS_URL: '', JWT_PUBLIC_JWK: ' ' }).port).toBe(3000);
+  });
+
+  it('accepts a JWK Set and a JWKS URL', async () => {
+    const a = await generateTestKeyPair();
+    const b = await generateTestKeyPair({ alg: 'EdDSA' });
+    const set = parseConfig({ JWT_PUBLIC_JWK: JSON.stringify({ keys: [a.publicJwk, b.publicJwk] }) });
+    expect(set.jwt.keys).toEqual({ kind: 'jwks', jwks: { keys: [a.publicJwk, b.publicJwk] } });
+    const url = parseConfig({ NODE_ENV: 'production', JWT_JWKS_URL: 'https://auth.example/.well-known/jwks.json' });
+    expect(url.jwt.keys).toEqual({ kind: 'jwks-url', url: 'https://auth.example/.well-known/jwks.json' });
+  });
+
+  it('lists every invalid variable with a clear message', () => {
+    const issues = issuesOf({
+      PORT: 'eighty',
+      HOST: '',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'http://127.0.0.1:6379',
+      DATABASE_URL: 'not a url',
+      RATE_LIMIT_IP_PER_MINUTE: '-1',
+      RATE_LIMIT_FAILURE_POLICY: 'maybe',
+      JWT_MAX_TOKEN_AGE_SECONDS: '0',
+    });
+    expect(issues.map((i) => i.variable).sort()).toEqual([
+      'DATABASE_URL',
+      'JWT_MAX_TOKEN_AGE_SECONDS',
+      'LOG_LEVEL',
+      'PORT',
+      'RATE_LIMIT_FAILURE_POLICY',
+      'RATE_LIMIT_IP_PER_MINUTE',
+      'REDIS_URL',
+    ]);
+    expect(issues.find((i) => i.variable === 'PORT')?.message).toBe('expected a non-negative integer');
+    expect(issues.find((i) => i.variable === 'REDIS_URL')?.message).toBe(
+      'expected a URL with scheme redis: or rediss:',
+    );
+    try {
+      parseConfig({ PORT: '70000' });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/^invalid configuration:\n {2}PORT: /);
+    }
+  });
+
+  it('refuses algorithms outside ES256/EdDSA', () => {
+    for (const value of ['HS256', 'none', 'RS256', 'ES256,HS256', ' , ']) {
+      const issues = issuesOf({ JWT_ALGORITHMS: value });
+      expect(
+        issues.every((i) => i.variable === 'JWT_ALGORITHMS'),
+        value,
+      ).toBe(true);
+    }
+  });
+
+  it('refuses private keys, symmetric keys, non-JSON and keys the allowlist cannot use', async () => {
+    const keys = await generateTestKeyPair();
+    expect(issuesOf({ JWT_PUBLIC_JWK: JSON.stringify(keys.privateJwk) })[0]?.message).toMatch(/private key material/);
+    expect(issuesOf({ JWT_PUBLIC_JWK: JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }) })[0]?.message).toMatch(
+      /matches none of JWT_ALGORITHMS/,
+    );
+    expect(issuesOf({ JWT_PUBLIC_JWK: '{oops' })[0]?.message).toMatch(/not valid JSON/);
+    expect(issuesOf({ JWT_PUBLIC_JWK: JSON.stringify(keys.publicJwk), JWT_ALGORITHMS: 'EdDSA' })[0]?.message).toMatch(
+      /matches none of JWT_ALGORITHMS \(EdDSA\)/,
+    );
+  });
+
+  it('refuses ambiguous or insecure key settings', async () => {
+    const keys = await generateTestKeyPair();
+    expect(
+      issuesOf({ JWT_PUBLIC_JWK: JSON.stringify(keys.publicJwk), JWT_JWKS_URL: 'https://a.example/jwks' })[0]?.message,
+    ).toMatch(/not both/);
+    expect(issuesOf({ NODE_ENV: 'production' })[0]).toMatchObject({
+      variable: 'JWT_PUBLIC_JWK',
+      message: expect.stringMatching(/required when NODE_ENV=production/),
+    });
+    expect(issuesOf({ NODE_ENV: 'production', JWT_JWKS_URL: 'http://a.example/jwks' })[0]?.message).toMatch(/https/);
+  });
+});

@@ -1,0 +1,57 @@
+export { createApp, requestBodyBytesMax } from './app.js';
+export type { DevKey } from './auth/dev-key.js';
+export { DevKeyError, devKeyFileName, loadOrCreateDevKey } from './auth/dev-key.js';
+export type { AuthKeyResolver, ResolvedAuthKeys } from './auth/keys.js';
+export { resolveAuthKeys } from './auth/keys.js';
+export type { Auth, AuthOptions, RequireAuthOptions } from './auth/middleware.js';
+export { bearerTokenLengthMax, clockToleranceSeconds, createAuth } from './auth/middleware.js';
+export type { MintTokenOptions } from './auth/tokens.js';
+export {
+  assertTokenOptions,
+  mintToken,
+  scopeCountMax,
+  subjectLengthMax,
+  TokenOptionError,
+  tokenTtlSecondsMax,
+} from './auth/tokens.js';
+export type {
+  ConfigIssue,
+  GatewayConfig,
+  JwtAlgorithm,
+  JwtKeySource,
+  RateLimitAlgorithm,
+  RateLimitFailurePolicy,
+} from './config.js';
+export {
+  ConfigError,
+  jwtAlgorithmsSupported,
+  maxTokenAgeSecondsMax,
+  parseConfig,
+  rateLimitAlgorithms,
+  rateLimitFailurePolicies,
+  ratePerMinuteMax,
+  usesDevKeys,
+} from './config.js';
+export type { AppEnv, AppVariables, Audience, AuthedEnv, Principal } from './context.js';
+export { audiences } from './context.js';
+export type { CounterBackendKind } from './counters.js';
+export { counterBackendKind, countersFileName, openCounterBackend } from './counters.js';
+export type { AppDeps, GatewayApp, RouteContext } from './deps.js';
+export type { AuthenticationErrorCode, ErrorBody, GatewayErrorCode, ValidationIssue } from './errors.js';
+export {
+  AuthenticationError,
+  DependencyUnavailableError,
+  GatewayError,
+  InsufficientScopeError,
+  RequestValidationError,
+  validationIssuesMax,
+} from './errors.js';
+export { createLogger } from './logger.js';
+export type { GatewayMetrics } from './metrics.js';
+export { createGatewayMetrics } from './metrics.js';
+export type { GatewayRateLimits, LimiterScope } from './rate-limit.js';
+export { createRateLimits, rateLimitWindowMs } from './rate-limit.js';
+export type { DependencyState, ReadinessCheck, ReadyReport } from './readiness.js';
+export { counterBackendCheck, runReadinessChecks } from './readiness.js';
+export type { RunningGateway, StartGatewayOptions } from './start.js';
+export { devBanner, startGateway } from './start.js';

@@ -1,0 +1,2 @@
+export type { MemoryBackendOptions } from './memory-backend.js';
+export { memoryBackend } from './memory-backend.js';

@@ -1,0 +1,2 @@
+export type { RedisBackendOptions } from './redis-backend.js';
+export { redisBackend, redisKeyPrefixBytesMax, redisRetriesPerRequestMax } from './redis-backend.js';

@@ -1,0 +1,140 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { memoryBackend } from '../adapters/memory/index.js';
+import { ManualClock } from '../ports/clock.js';
+import type { RateLimitDecision } from '../ports/rate-limiter.js';
+import { fixedWindow } from './fixed-window.js';
+import { clockAct, scheduledBackend } from './test-support.js';
+
+const numRuns = 200;
+const start = Date.UTC(2026, 0, 1);
+
+interface Admission {
+  key: string;
+  cost: number;
+  atMs: number;
+  decision: RateLimitDecision;
+}
+
+function assertDecisionShape(d: RateLimitDecision, limit: number): void {
+  expect(d.limit).toBe(limit);
+  expect(d.remaining).toBeGreaterThanOrEqual(0);
+  expect(d.remaining).toBeLessThanOrEqual(limit);
+  expect(d.retryAfterMs).toBeGreaterThanOrEqual(0);
+  if (d.allowed) expect(d.retryAfterMs).toBe(0);
+}
+
+const config = fc.record({
+  limit: fc.integer({ min: 1, max: 6 }),
+  windowMs: fc.integer({ min: 1, max: 50 }),
+  offsetMs: fc.integer({ min: 0, max: 10_000 }),
+});
+const call = (limitMax: number) =>
+  fc.record({ key: fc.constantFrom('a', 'b'), cost: fc.integer({ min: 1, max: limitMax }) });
+
+describe('fixedWindow properties', () => {
+  it('never admits more than limit per window under any interleaving and latency', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        config,
+        fc.array(call(6), { minLength: 1, maxLength: 25 }),
+        fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 60 })), { minLength: 1, maxLength: 20 }),
+        fc.scheduler(),
+        async ({ limit, windowMs, offsetMs }, calls, deltasMs, s) => {
+          const clock = new ManualClock(start + offsetMs);
+          const backend = scheduledBackend(memoryBackend({ clock }), s);
+          const limiter = fixedWindow({ backend, limit, windowMs, clock });
+          const admitted: Admission[] = [];
+          const pending = calls.map(({ key, cost }, i) =>
+            s.schedule(Promise.resolve(), `start ${i}`).then(async () => {
+              const atMs = clock.nowMs();
+              const decision = await limiter.consume(key, Math.min(cost, limit));
+              assertDecisionShape(decision, limit);
+              if (decision.allowed) admitted.push({ key, cost: Math.min(cost, limit), atMs, decision });
+            }),
+          );
+          await s.waitIdle(clockAct(clock, deltasMs));
+          await Promise.all(pending);
+          const perWindow = new Map<string, number>();
+          for (const a of admitted) {
+            const id = `${a.key}:${Math.floor(a.atMs / windowMs)}`;
+            perWindow.set(id, (perWindow.get(id) ?? 0) + a.cost);
+          }
+          for (const total of perWindow.values()) expect(total).toBeLessThanOrEqual(limit);
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('counts exactly what it admits, never a refusal (concurrent batches, clock moving between them)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        config,
+        fc.array(
+          fc.record({ advanceMs: fc.integer({ min: 0, max: 40 }), calls: fc.array(call(6), { maxLength: 8 }) }),
+          {
+            minLength: 1,
+            maxLength: 8,
+          },
+        ),
+        async ({ limit, windowMs, offsetMs }, batches) => {
+          const clock = new ManualClock(start + offsetMs);
+          const backend = memoryBackend({ clock });
+          const limiter = fixedWindow({ backend, limit, windowMs, clock });
+          const admittedPerWindow = new Map<string, number>();
+          for (const batch of batches) {
+            clock.advance(batch.advanceMs);
+            const index = Math.floor(clock.nowMs() / windowMs);
+            const decisions = await Promise.all(
+              batch.calls.map(({ key, cost }) => limiter.consume(key, Math.min(cost, limit))),
+            );
+            decisions.forEach((d, i) => {
+              assertDecisionShape(d, limit);
+              const { key, cost } = batch.calls[i] as { key: string; cost: number };
+              if (d.allowed)
+                admittedPerWindow.set(
+                  `${key}:${index}`,
+                  (admittedPerWindow.get(`${key}:${index}`) ?? 0) + Math.min(cost, limit),
+                );
+              else expect(d.retryAfterMs).toBe((index + 1) * windowMs - clock.nowMs());
+            });
+            for (const key of ['a', 'b']) {
+              const stored = await backend.get(`rl:fw:${key}:${index}`);
+              expect(Number(stored?.value ?? 0n)).toBe(admittedPerWindow.get(`${key}:${index}`) ?? 0);
+            }
+          }
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('retryAfterMs is exact: one ms earlier is still refused, at retryAfterMs the same cost is admitted', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        config,
+        fc.array(fc.record({ advanceMs: fc.integer({ min: 0, max: 30 }), cost: fc.integer({ min: 1, max: 6 }) }), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        async ({ limit, windowMs, offsetMs }, steps) => {
+          const clock = new ManualClock(start + offsetMs);
+          const limiter = fixedWindow({ backend: memoryBackend({ clock }), limit, windowMs, clock });
+          for (const step of steps) {
+            clock.advance(step.advanceMs);
+            const cost = Math.min(step.cost, limit);
+            const d = await limiter.consume('a', cost);
+            if (d.allowed) continue;
+            expect(d.retryAfterMs).toBeGreaterThan(0);
+            clock.advance(d.retryAfterMs - 1);
+            expect((await limiter.consume('a', cost)).allowed).toBe(false);
+            clock.advance(1);
+            expect((await limiter.consume('a', cost)).allowed).toBe(true);
+          }
+        },
+      ),
+      { numRuns },
+    );
+  });
+});
