@@ -37,13 +37,3 @@ export async function closedLoop({ op, inFlight, durationMs, warmupMs = 1000 }) 
     p99Ms: Number(pct(99).toFixed(3)),
   };
 }
-
-/** The better of `reps` runs by throughput (a shared machine only ever slows a run down). */
-export async function best(reps, fn) {
-  let top;
-  for (let r = 0; r < reps; r += 1) {
-    const result = await fn();
-    if (!top || result.opsPerSecond > top.opsPerSecond) top = result;
-  }
-  return top;
-}

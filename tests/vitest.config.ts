@@ -7,6 +7,8 @@ export default defineProject({
     name: '@arrakis/tests',
     include: ['**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
+    // These tests start real gateway processes from apps/gateway/dist: build it first when stale.
+    globalSetup: ['../apps/gateway/src/testing/ensure-built.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -65,15 +65,16 @@ export function fixedWindow(options: FixedWindowOptions): RateLimiter {
     algorithm: 'fixed-window',
     limit,
     async consume(key: string, cost = 1): Promise<RateLimitDecision> {
-      counterKey(prefix, key, '0');
       assertCost(cost, limit);
       const nowMs = readClock(clock);
       const window = windowAt(nowMs);
-      const result = await backend.advance(counterKey(prefix, key, String(window.index)), {
-        by: BigInt(cost),
+      const windowKey = counterKey(prefix, key, String(window.index));
+      // Every writer of this window's key passes the same absolute expiry (the window's end), so the
+      // default 'extend' never slides the window, and the backend need not read the key's expiry back.
+      const result = await backend.advance(windowKey, {
+        by: cost === 1 ? 1n : BigInt(cost),
         max: limitCount,
         expiresAtMs: window.endMs,
-        expiry: 'keep',
       });
       const count = Number(result.value);
       const remaining = Math.max(0, limit - count);

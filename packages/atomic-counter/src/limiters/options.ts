@@ -69,6 +69,8 @@ export function assertPrefix(fn: string, prefix: unknown): asserts prefix is str
 export function counterKey(prefix: string, key: unknown, suffix: string): string {
   assertKey(key);
   const full = `${prefix}:${key}:${suffix}`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short keys need no encoding (the hot path).
+  if (full.length * 3 <= keyBytesMax) return full;
   const bytes = encoder.encode(full).length;
   if (bytes > keyBytesMax) {
     const overhead = bytes - encoder.encode(key).length;

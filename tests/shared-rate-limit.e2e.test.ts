@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGatewayClient, mintUserToken } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GatewayProcess, readDevJwk, spawnGateway, stopIfRunning } from './testing/processes.js';
+import { type GatewayProcess, readDevJwk, spawnGateway, stopIfRunning } from '../apps/gateway/src/testing/processes.js';
 
 /** The principal limit both processes enforce together. */
 const limitPerMinute = 7;
