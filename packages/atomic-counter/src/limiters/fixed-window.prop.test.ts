@@ -2,27 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../adapters/memory/index.js';
 import { ManualClock } from '../ports/clock.js';
-import type { RateLimitDecision } from '../ports/rate-limiter.js';
 import { fixedWindow } from './fixed-window.js';
-import { clockAct, scheduledBackend } from './test-support.js';
+import { assertDecisionShape, assertRetryAfterExact, consumeInterleaved, scheduledBackend } from './test-support.js';
 
 const numRuns = 200;
 const start = Date.UTC(2026, 0, 1);
-
-interface Admission {
-  key: string;
-  cost: number;
-  atMs: number;
-  decision: RateLimitDecision;
-}
-
-function assertDecisionShape(d: RateLimitDecision, limit: number): void {
-  expect(d.limit).toBe(limit);
-  expect(d.remaining).toBeGreaterThanOrEqual(0);
-  expect(d.remaining).toBeLessThanOrEqual(limit);
-  expect(d.retryAfterMs).toBeGreaterThanOrEqual(0);
-  if (d.allowed) expect(d.retryAfterMs).toBe(0);
-}
 
 const config = fc.record({
   limit: fc.integer({ min: 1, max: 6 }),
@@ -44,17 +28,7 @@ describe('fixedWindow properties', () => {
           const clock = new ManualClock(start + offsetMs);
           const backend = scheduledBackend(memoryBackend({ clock }), s);
           const limiter = fixedWindow({ backend, limit, windowMs, clock });
-          const admitted: Admission[] = [];
-          const pending = calls.map(({ key, cost }, i) =>
-            s.schedule(Promise.resolve(), `start ${i}`).then(async () => {
-              const atMs = clock.nowMs();
-              const decision = await limiter.consume(key, Math.min(cost, limit));
-              assertDecisionShape(decision, limit);
-              if (decision.allowed) admitted.push({ key, cost: Math.min(cost, limit), atMs, decision });
-            }),
-          );
-          await s.waitIdle(clockAct(clock, deltasMs));
-          await Promise.all(pending);
+          const admitted = await consumeInterleaved({ limiter, calls, limit, scheduler: s, clock, deltasMs });
           const perWindow = new Map<string, number>();
           for (const a of admitted) {
             const id = `${a.key}:${Math.floor(a.atMs / windowMs)}`;
@@ -121,17 +95,7 @@ describe('fixedWindow properties', () => {
         async ({ limit, windowMs, offsetMs }, steps) => {
           const clock = new ManualClock(start + offsetMs);
           const limiter = fixedWindow({ backend: memoryBackend({ clock }), limit, windowMs, clock });
-          for (const step of steps) {
-            clock.advance(step.advanceMs);
-            const cost = Math.min(step.cost, limit);
-            const d = await limiter.consume('a', cost);
-            if (d.allowed) continue;
-            expect(d.retryAfterMs).toBeGreaterThan(0);
-            clock.advance(d.retryAfterMs - 1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(false);
-            clock.advance(1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(true);
-          }
+          await assertRetryAfterExact({ limiter, clock, limit, steps });
         },
       ),
       { numRuns },

@@ -2,20 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../adapters/memory/index.js';
 import { ManualClock } from '../ports/clock.js';
-import type { RateLimitDecision } from '../ports/rate-limiter.js';
 import { sealMarker, slidingWindow } from './sliding-window.js';
-import { clockAct, scheduledBackend } from './test-support.js';
+import { assertDecisionShape, assertRetryAfterExact, consumeInterleaved, scheduledBackend } from './test-support.js';
 
 const numRuns = 200;
 const start = Date.UTC(2026, 0, 1);
-
-function assertDecisionShape(d: RateLimitDecision, limit: number): void {
-  expect(d.limit).toBe(limit);
-  expect(d.remaining).toBeGreaterThanOrEqual(0);
-  expect(d.remaining).toBeLessThanOrEqual(limit);
-  expect(d.retryAfterMs).toBeGreaterThanOrEqual(0);
-  if (d.allowed) expect(d.retryAfterMs).toBe(0);
-}
 
 /** The guarantee: in every `windowMs` consecutive ms, admitted cost (by start time) ≤ limit, per key. */
 function assertSlidingBound(
@@ -53,17 +44,7 @@ describe('slidingWindow properties', () => {
           const clock = new ManualClock(start + offsetMs);
           const backend = scheduledBackend(memoryBackend({ clock }), s);
           const limiter = slidingWindow({ backend, limit, windowMs, bucketMs, clock });
-          const admitted: { key: string; atMs: number; cost: number }[] = [];
-          const pending = calls.map(({ key, cost }, i) =>
-            s.schedule(Promise.resolve(), `start ${i}`).then(async () => {
-              const atMs = clock.nowMs();
-              const decision = await limiter.consume(key, Math.min(cost, limit));
-              assertDecisionShape(decision, limit);
-              if (decision.allowed) admitted.push({ key, atMs, cost: Math.min(cost, limit) });
-            }),
-          );
-          await s.waitIdle(clockAct(clock, deltasMs));
-          await Promise.all(pending);
+          const admitted = await consumeInterleaved({ limiter, calls, limit, scheduler: s, clock, deltasMs });
           assertSlidingBound(admitted, limit, windowMs);
         },
       ),
@@ -127,17 +108,7 @@ describe('slidingWindow properties', () => {
         async ({ limit, windowMs, bucketMs, offsetMs }, steps) => {
           const clock = new ManualClock(start + offsetMs);
           const limiter = slidingWindow({ backend: memoryBackend({ clock }), limit, windowMs, bucketMs, clock });
-          for (const step of steps) {
-            clock.advance(step.advanceMs);
-            const cost = Math.min(step.cost, limit);
-            const d = await limiter.consume('a', cost);
-            if (d.allowed) continue;
-            expect(d.retryAfterMs).toBeGreaterThan(0);
-            clock.advance(d.retryAfterMs - 1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(false);
-            clock.advance(1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(true);
-          }
+          await assertRetryAfterExact({ limiter, clock, limit, steps });
         },
       ),
       { numRuns },

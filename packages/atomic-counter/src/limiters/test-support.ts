@@ -1,7 +1,9 @@
 // Test helpers shared by the limiter, spend-cap, nonce and middleware tests. Not exported by the package.
 import type { Scheduler } from 'fast-check';
+import { expect } from 'vitest';
 import type { ManualClock } from '../ports/clock.js';
 import type { CounterBackend } from '../ports/counter-backend.js';
+import type { RateLimitDecision, RateLimiter } from '../ports/rate-limiter.js';
 
 /** A backend that records and refuses every call: proves validation happens before any I/O. */
 export function trapBackend(): CounterBackend & { calls: string[] } {
@@ -84,4 +86,89 @@ export function clockAct(clock: ManualClock, deltasMs: readonly number[]): (f: (
     if (deltasMs.length > 0) clock.advance(deltasMs[step++ % deltasMs.length] as number);
     await f();
   };
+}
+
+/**
+ * Asserts the invariants every limiter decision keeps: `limit` echoed, `0 ≤ remaining ≤ limit`,
+ * `retryAfterMs ≥ 0`, and `retryAfterMs === 0` when allowed.
+ *
+ * @example
+ * assertDecisionShape(await limiter.consume('a', 2), 5);
+ */
+export function assertDecisionShape(decision: RateLimitDecision, limit: number): void {
+  expect(decision.limit).toBe(limit);
+  expect(decision.remaining).toBeGreaterThanOrEqual(0);
+  expect(decision.remaining).toBeLessThanOrEqual(limit);
+  expect(decision.retryAfterMs).toBeGreaterThanOrEqual(0);
+  if (decision.allowed) expect(decision.retryAfterMs).toBe(0);
+}
+
+/** One admitted call: its key, the clock when it started, the cost it counted (clamped to the limit) and its decision. */
+export interface Admission {
+  key: string;
+  atMs: number;
+  cost: number;
+  decision: RateLimitDecision;
+}
+
+/**
+ * Starts every call as a task of `scheduler` (which picks their order, interleaved with the backend's
+ * request/reply hops of {@link scheduledBackend}), moves `clock` by the next of `deltasMs` before each step,
+ * checks every decision with {@link assertDecisionShape}, and returns the admitted calls in the order they
+ * were admitted. Each call's cost is clamped to `limit`; `atMs` is the clock when the call started.
+ *
+ * @example
+ * const admitted = await consumeInterleaved({ limiter, calls, limit, scheduler: s, clock, deltasMs });
+ */
+export async function consumeInterleaved(options: {
+  limiter: RateLimiter;
+  calls: readonly { key: string; cost: number }[];
+  limit: number;
+  scheduler: Scheduler;
+  clock: ManualClock;
+  deltasMs: readonly number[];
+}): Promise<Admission[]> {
+  const { limiter, calls, limit, scheduler, clock, deltasMs } = options;
+  const admitted: Admission[] = [];
+  const pending = calls.map(({ key, cost }, i) =>
+    scheduler.schedule(Promise.resolve(), `start ${i}`).then(async () => {
+      const atMs = clock.nowMs();
+      const clampedCost = Math.min(cost, limit);
+      const decision = await limiter.consume(key, clampedCost);
+      assertDecisionShape(decision, limit);
+      if (decision.allowed) admitted.push({ key, atMs, cost: clampedCost, decision });
+    }),
+  );
+  await scheduler.waitIdle(clockAct(clock, deltasMs));
+  await Promise.all(pending);
+  return admitted;
+}
+
+/**
+ * For each step: moves `clock` by `advanceMs` and consumes `min(cost, limit)` on `key` (default `'a'`); on a
+ * refusal asserts `retryAfterMs > 0`, that the same cost is still refused 1 ms before `retryAfterMs`, and that
+ * it is admitted exactly at `retryAfterMs`.
+ *
+ * @example
+ * await assertRetryAfterExact({ limiter, clock, limit, steps: [{ advanceMs: 0, cost: 3 }] });
+ */
+export async function assertRetryAfterExact(options: {
+  limiter: RateLimiter;
+  clock: ManualClock;
+  limit: number;
+  steps: readonly { advanceMs: number; cost: number }[];
+  key?: string;
+}): Promise<void> {
+  const { limiter, clock, limit, steps, key = 'a' } = options;
+  for (const step of steps) {
+    clock.advance(step.advanceMs);
+    const cost = Math.min(step.cost, limit);
+    const d = await limiter.consume(key, cost);
+    if (d.allowed) continue;
+    expect(d.retryAfterMs).toBeGreaterThan(0);
+    clock.advance(d.retryAfterMs - 1);
+    expect((await limiter.consume(key, cost)).allowed).toBe(false);
+    clock.advance(1);
+    expect((await limiter.consume(key, cost)).allowed).toBe(true);
+  }
 }

@@ -3,19 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../adapters/memory/index.js';
 import { ManualClock } from '../ports/clock.js';
 import type { RateLimitDecision } from '../ports/rate-limiter.js';
-import { clockAct, scheduledBackend } from './test-support.js';
+import { assertDecisionShape, assertRetryAfterExact, consumeInterleaved, scheduledBackend } from './test-support.js';
 import { tokenBucket } from './token-bucket.js';
 
 const numRuns = 200;
 const start = Date.UTC(2026, 0, 1);
-
-function assertDecisionShape(d: RateLimitDecision, capacity: number): void {
-  expect(d.limit).toBe(capacity);
-  expect(d.remaining).toBeGreaterThanOrEqual(0);
-  expect(d.remaining).toBeLessThanOrEqual(capacity);
-  expect(d.retryAfterMs).toBeGreaterThanOrEqual(0);
-  if (d.allowed) expect(d.retryAfterMs).toBe(0);
-}
 
 const config = fc.record({
   capacity: fc.integer({ min: 1, max: 8 }),
@@ -37,17 +29,14 @@ describe('tokenBucket properties', () => {
           const clock = new ManualClock(start + offsetMs);
           const backend = scheduledBackend(memoryBackend({ clock }), s);
           const limiter = tokenBucket({ backend, capacity, refillIntervalMs, refillTokens, clock });
-          const admitted: { key: string; atMs: number; cost: number }[] = [];
-          const pending = calls.map(({ key, cost }, i) =>
-            s.schedule(Promise.resolve(), `start ${i}`).then(async () => {
-              const atMs = clock.nowMs();
-              const decision = await limiter.consume(key, Math.min(cost, capacity));
-              assertDecisionShape(decision, capacity);
-              if (decision.allowed) admitted.push({ key, atMs, cost: Math.min(cost, capacity) });
-            }),
-          );
-          await s.waitIdle(clockAct(clock, deltasMs));
-          await Promise.all(pending);
+          const admitted = await consumeInterleaved({
+            limiter,
+            calls,
+            limit: capacity,
+            scheduler: s,
+            clock,
+            deltasMs,
+          });
           for (const from of admitted) {
             for (const to of admitted) {
               if (from.key !== to.key || to.atMs < from.atMs) continue;
@@ -160,17 +149,7 @@ describe('tokenBucket properties', () => {
             refillTokens,
             clock,
           });
-          for (const step of steps) {
-            clock.advance(step.advanceMs);
-            const cost = Math.min(step.cost, capacity);
-            const d = await limiter.consume('a', cost);
-            if (d.allowed) continue;
-            expect(d.retryAfterMs).toBeGreaterThan(0);
-            clock.advance(d.retryAfterMs - 1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(false);
-            clock.advance(1);
-            expect((await limiter.consume('a', cost)).allowed).toBe(true);
-          }
+          await assertRetryAfterExact({ limiter, clock, limit: capacity, steps });
         },
       ),
       { numRuns },
