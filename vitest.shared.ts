@@ -21,6 +21,11 @@ export const workspaceAlias = [
   },
   { find: /^@arrakis\/atomic-counter\/hono$/, replacement: root('./packages/atomic-counter/src/hono/index.ts') },
   { find: /^@arrakis\/atomic-counter$/, replacement: root('./packages/atomic-counter/src/index.ts') },
+  { find: /^@arrakis\/billing-ledger\/money$/, replacement: root('./packages/billing-ledger/src/money/index.ts') },
+  { find: /^@arrakis\/billing-ledger\/postgres$/, replacement: root('./packages/billing-ledger/src/db/postgres.ts') },
+  { find: /^@arrakis\/billing-ledger\/pglite$/, replacement: root('./packages/billing-ledger/src/db/pglite.ts') },
+  { find: /^@arrakis\/billing-ledger\/hono$/, replacement: root('./packages/billing-ledger/src/hono/index.ts') },
+  { find: /^@arrakis\/billing-ledger$/, replacement: root('./packages/billing-ledger/src/index.ts') },
   { find: /^@arrakis\/e2e-contracts$/, replacement: root('./packages/e2e-contracts/src/index.ts') },
   { find: /^@arrakis\/gateway$/, replacement: root('./apps/gateway/src/index.ts') },
 ];

@@ -50,7 +50,9 @@ for (const inFlight of inFlights) {
       const result = await closedLoop({ op, inFlight, durationMs });
       const id = `${name}@${inFlight}`;
       if (!figures[id] || result.opsPerSecond > figures[id].opsPerSecond) figures[id] = result;
-      console.error(`${name.padEnd(14)} in-flight=${String(inFlight).padStart(3)} rep ${rep + 1}  ${JSON.stringify(result)}`);
+      console.error(
+        `${name.padEnd(14)} in-flight=${String(inFlight).padStart(3)} rep ${rep + 1}  ${JSON.stringify(result)}`,
+      );
     }
   }
 }

@@ -1,4 +1,12 @@
-import { errorBodySchema, healthBodySchema, openApiDocumentSchema, readyBodySchema } from '@arrakis/e2e-contracts';
+import { InvalidCounterInputError } from '@arrakis/atomic-counter';
+import { FinalizeConflictError, InsufficientCreditsError, LedgerError } from '@arrakis/billing-ledger';
+import {
+  errorBodySchema,
+  gatewayContractPaths,
+  healthBodySchema,
+  openApiDocumentSchema,
+  readyBodySchema,
+} from '@arrakis/e2e-contracts';
 import { createRoute, z } from '@hono/zod-openapi';
 import { describe, expect, it } from 'vitest';
 import { requestBodyBytesMax } from './app.js';
@@ -17,13 +25,16 @@ describe('probes', () => {
     expect(healthBodySchema.parse(await json(response))).toEqual({ status: 'ok' });
   });
 
-  it('GET /ready lists the counter backend and answers 200 when it is up', async () => {
+  it('GET /ready lists the counter backend and the ledger and answers 200 when they are up', async () => {
     const { get } = await makeAppFixture();
     const response = await get('/ready');
     expect(response.status).toBe(200);
     const body = readyBodySchema.parse(await json(response));
     expect(body.status).toBe('ready');
-    expect(body.dependencies.map((d) => [d.name, d.status])).toEqual([['counters', 'up']]);
+    expect(body.dependencies.map((d) => [d.name, d.status])).toEqual([
+      ['counters', 'up'],
+      ['ledger', 'up'],
+    ]);
   });
 
   it('GET /ready answers 503 naming the dependency that is down, and logs it', async () => {
@@ -119,7 +130,7 @@ describe('OpenAPI and docs', () => {
     const raw = (await json(response)) as Record<string, unknown>;
     const doc = openApiDocumentSchema.parse(raw);
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health', '/metrics', '/ready', '/v1/admin/whoami', '/v1/whoami']);
+    expect(Object.keys(doc.paths).sort()).toEqual([...gatewayContractPaths].sort());
     const whoami = doc.paths['/v1/whoami']?.get as { security?: unknown; responses: Record<string, unknown> };
     expect(whoami.security).toEqual([{ bearerAuth: [] }]);
     expect(Object.keys(whoami.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '429', '500', '503']));
@@ -191,6 +202,72 @@ describe('error shape', () => {
     const logged = logs.find((l) => l.msg === 'unhandled error');
     expect(logged?.requestId).toBe('req-500');
     expect((logged?.err as { stack?: string } | undefined)?.stack).toContain('hunter2');
+  });
+
+  it('maps ledger errors to their status in one place, with their code and JSON-safe details', async () => {
+    const { app } = await makeAppFixture();
+    app.get('/v1/test-402', () => {
+      throw new InsufficientCreditsError({
+        accountId: 'acc_1',
+        poolId: 'general',
+        requestedMicro: 5n,
+        availableMicro: 2n,
+      });
+    });
+    app.get('/v1/test-409', () => {
+      throw new FinalizeConflictError('res_1', 7n, 9n);
+    });
+    const poor = await app.request('/v1/test-402');
+    expect(poor.status).toBe(402);
+    expect(await poor.json()).toMatchObject({
+      error: 'insufficient_credits',
+      details: { requestedMicro: '5', availableMicro: '2', shortfallMicro: '3' },
+    });
+    const conflict = await app.request('/v1/test-409');
+    expect(conflict.status).toBe(409);
+    expect(((await conflict.json()) as { error: string }).error).toBe('finalize_conflict');
+  });
+
+  it('a ledger error with a code outside the table is a bug: a bare 500', async () => {
+    const { app } = await makeAppFixture();
+    app.get('/v1/test-unknown-code', () => {
+      throw new LedgerError('no_such_code' as never, 'made up');
+    });
+    const response = await app.request('/v1/test-unknown-code');
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: string }).error).toBe('internal_error');
+  });
+
+  it('maps counter input errors raised by a request to 400 with their code (not 500)', async () => {
+    const { app } = await makeAppFixture();
+    app.get('/v1/test-counter-input', () => {
+      throw new InvalidCounterInputError('invalid_key', 'key "" must be 1-512 bytes', { details: { key: '' } });
+    });
+    const response = await app.request('/v1/test-counter-input');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: 'invalid_key',
+      message: 'key "" must be 1-512 bytes',
+      details: { key: '' },
+    });
+  });
+
+  it('answers 503 dependency_unavailable when the ledger database is down, and /ready says so', async () => {
+    const { openPgliteLedgerDb } = await import('@arrakis/billing-ledger/pglite');
+    const { migrateLedger } = await import('@arrakis/billing-ledger');
+    const ledgerDb = await openPgliteLedgerDb();
+    await migrateLedger(ledgerDb.db, ledgerDb.kind);
+    const f = await makeAppFixture({ ledgerDb });
+    await ledgerDb.close();
+    const token = await f.token('arrakis-internal', 'svc');
+    const response = await f.get('/v1/accounts/acc_system_foundation', { token });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: 'dependency_unavailable', details: { dependency: 'ledger' } });
+    const ready = await f.get('/ready');
+    expect(ready.status).toBe(503);
+    expect(readyBodySchema.parse(await ready.json()).dependencies).toContainEqual(
+      expect.objectContaining({ name: 'ledger', status: 'down' }),
+    );
   });
 
   describe('validation', () => {

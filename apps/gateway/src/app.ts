@@ -1,4 +1,5 @@
 import { CounterError } from '@arrakis/atomic-counter';
+import { LedgerError, ledgerErrorHttpStatus } from '@arrakis/billing-ledger';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -10,8 +11,11 @@ import { codeForStatus, type ErrorBody, GatewayError, RequestValidationError } f
 import { createGatewayMetrics } from './metrics.js';
 import { createRateLimits } from './rate-limit.js';
 import { requestContext } from './request-context.js';
+import { registerAccountRoutes } from './routes/accounts.js';
 import { registerDocsRoutes } from './routes/docs.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerProbeRoutes } from './routes/probes.js';
+import { registerReservationRoutes } from './routes/reservations.js';
 import { registerWhoamiRoutes } from './routes/whoami.js';
 
 /** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB. */
@@ -31,6 +35,53 @@ function errorResponse(c: Context<AppEnv>, error: GatewayError): Response {
   const challenge = wwwAuthenticate(error);
   if (challenge !== undefined) c.header('WWW-Authenticate', challenge);
   return c.json(error.toBody(), error.status);
+}
+
+/** Most links of an error's `cause` chain inspected to recognise a database that is down. */
+export const causeDepthMax = 5;
+
+/** postgres.js / Node network error codes of a connection that is refused, lost or timed out. */
+const connectionErrorCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
+/**
+ * True when `error` (or one of its causes) says the database cannot be reached: a refused, lost or timed-out
+ * connection, SQLSTATE class 08 (connection exception), 57P01–57P03 (shutdown, crash, cannot connect now) or 53300
+ * (too many connections). Such errors answer 503 `dependency_unavailable`, not 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < causeDepthMax && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (connectionErrorCodes.has(code)) return true;
+      if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+    }
+    if (current.message === 'PGlite is closed') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** Converts bigints (and nested ones) to base-10 strings so a value can be sent as JSON. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return value;
 }
 
 function handleError(error: Error, c: Context<AppEnv>): Response {
@@ -55,11 +106,36 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
         : error.message || 'the request was rejected';
     return errorResponse(c, new GatewayError(code, status as GatewayError['status'], message));
   }
+  if (error instanceof LedgerError && Object.hasOwn(ledgerErrorHttpStatus, error.code)) {
+    // Expected outcomes of the ledger (bad input, unknown id, insufficient credits, conflicts): one table maps
+    // each code to its status (`ledgerErrorHttpStatus`).
+    logger.info({ code: error.code, details: jsonSafe(error.details) }, error.message);
+    const body: ErrorBody = { error: error.code, message: error.message, details: jsonSafe(error.details) };
+    return c.json(body, ledgerErrorHttpStatus[error.code]);
+  }
   if (error instanceof CounterError && error.code === 'backend_unavailable') {
     logger.warn({ err: error }, 'counter backend unavailable');
     return errorResponse(
       c,
       new GatewayError('dependency_unavailable', 503, 'a dependency is unavailable; retry later'),
+    );
+  }
+  if (error instanceof CounterError && error.code.startsWith('invalid_')) {
+    // Counter inputs in a request (rate-limit keys, amounts) derive from the request: a bad one is a 400.
+    logger.info({ code: error.code }, error.message);
+    const body: ErrorBody =
+      error.details === undefined
+        ? { error: error.code, message: error.message }
+        : { error: error.code, message: error.message, details: jsonSafe(error.details) };
+    return c.json(body, 400);
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ err: error }, 'ledger database unavailable');
+    return errorResponse(
+      c,
+      new GatewayError('dependency_unavailable', 503, 'a dependency is unavailable; retry later', {
+        details: { dependency: 'ledger' },
+      }),
     );
   }
   const requestId = c.var.requestId;
@@ -87,11 +163,15 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
  * import { Registry } from 'prom-client';
  *
  * const counters = memoryBackend();
+ * const ledgerDb = await openPgliteLedgerDb(); // in memory
+ * await migrateLedger(ledgerDb.db);
  * const app = createApp({
  *   config: parseConfig({ JWT_PUBLIC_JWK: JSON.stringify(publicJwk) }),
  *   logger: pino({ level: 'silent' }),
  *   counters,
- *   readiness: [counterBackendCheck(counters)],
+ *   ledger: createLedger({ db: ledgerDb.db }),
+ *   ledgerDb,
+ *   readiness: [counterBackendCheck(counters), ledgerDbCheck(ledgerDb)],
  *   authKeys: createLocalJWKSet({ keys: [publicJwk] }),
  *   clock: new ManualClock(),
  *   metrics: new Registry(),
@@ -135,6 +215,9 @@ export function createApp(deps: AppDeps): GatewayApp {
 
   registerProbeRoutes(app, ctx);
   registerWhoamiRoutes(app, ctx);
+  registerAccountRoutes(app, ctx);
+  registerReservationRoutes(app, ctx);
+  registerEventRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
 
   app.notFound((c) =>

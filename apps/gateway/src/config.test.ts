@@ -37,6 +37,7 @@ describe('parseConfig', () => {
         keyPrefix: 'rl',
         trustProxyHops: 0,
       },
+      ledger: { sweepIntervalMs: 30_000, dbPoolMax: 10 },
       shutdownTimeoutMs: 10_000,
       readyCheckTimeoutMs: 2000,
     });
@@ -64,8 +65,11 @@ describe('parseConfig', () => {
       TRUST_PROXY_HOPS: '1',
       SHUTDOWN_TIMEOUT_MS: '5000',
       READY_CHECK_TIMEOUT_MS: '500',
+      LEDGER_SWEEP_INTERVAL_MS: '0',
+      LEDGER_DB_POOL_MAX: '25',
     });
     expect(config.port).toBe(8080);
+    expect(config.ledger).toEqual({ sweepIntervalMs: 0, dbPoolMax: 25 });
     expect(config.jwt.keys).toEqual({ kind: 'jwks', jwks: { keys: [keys.publicJwk] } });
     expect(config.jwt.algorithms).toEqual(['ES256']);
     expect(config.rateLimit).toEqual({
@@ -76,6 +80,14 @@ describe('parseConfig', () => {
       keyPrefix: 'prod:rl',
       trustProxyHops: 1,
     });
+  });
+
+  it('bounds the ledger settings', () => {
+    expect(issuesOf({ LEDGER_SWEEP_INTERVAL_MS: '3600001', LEDGER_DB_POOL_MAX: '0' }).map((i) => i.variable)).toEqual([
+      'LEDGER_SWEEP_INTERVAL_MS',
+      'LEDGER_DB_POOL_MAX',
+    ]);
+    expect(issuesOf({ LEDGER_SWEEP_INTERVAL_MS: '-5' })[0]?.message).toBe('expected a non-negative integer');
   });
 
   it('treats empty variables as unset', () => {

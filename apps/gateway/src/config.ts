@@ -22,6 +22,12 @@ export type RateLimitAlgorithm = (typeof rateLimitAlgorithms)[number];
 /** Largest per-minute limit accepted. */
 export const ratePerMinuteMax = 1_000_000;
 
+/** Longest accepted `LEDGER_SWEEP_INTERVAL_MS`: one hour. */
+export const ledgerSweepIntervalMsMax = 3_600_000;
+
+/** Largest accepted `LEDGER_DB_POOL_MAX` (Postgres connections of the ledger per process). */
+export const ledgerDbPoolSizeMax = 1000;
+
 /** Longest accepted `JWT_MAX_TOKEN_AGE_SECONDS`: one day. */
 export const maxTokenAgeSecondsMax = 86_400;
 
@@ -58,6 +64,15 @@ export interface GatewayConfig {
     keyPrefix: string;
     /** Reverse proxies in front of the gateway whose `X-Forwarded-For` entry is trusted (0 = use the socket address). */
     trustProxyHops: number;
+  };
+  ledger: {
+    /**
+     * How often the ledger sweepers (expired holds, expired lots, idempotency keys) run in this process; 0 turns
+     * them off. Safe with many instances: the sweepers lock rows with `FOR UPDATE SKIP LOCKED`.
+     */
+    sweepIntervalMs: number;
+    /** Connections of the ledger's Postgres pool (ignored on PGlite). */
+    dbPoolMax: number;
   };
   /** How long shutdown waits for in-flight requests before closing connections. */
   shutdownTimeoutMs: number;
@@ -136,6 +151,8 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9:._-]{1,64}$/, 'expected 1-64 characters of A-Z a-z 0-9 : . _ -')
     .default('rl'),
   TRUST_PROXY_HOPS: intFromEnv(0, 10).default(0),
+  LEDGER_SWEEP_INTERVAL_MS: intFromEnv(0, ledgerSweepIntervalMsMax).default(30_000),
+  LEDGER_DB_POOL_MAX: intFromEnv(1, ledgerDbPoolSizeMax).default(10),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 120_000).default(10_000),
   READY_CHECK_TIMEOUT_MS: intFromEnv(1, 60_000).default(2000),
 });
@@ -269,6 +286,7 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
       keyPrefix: e.RATE_LIMIT_KEY_PREFIX,
       trustProxyHops: e.TRUST_PROXY_HOPS,
     },
+    ledger: { sweepIntervalMs: e.LEDGER_SWEEP_INTERVAL_MS, dbPoolMax: e.LEDGER_DB_POOL_MAX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     readyCheckTimeoutMs: e.READY_CHECK_TIMEOUT_MS,
   };

@@ -1,4 +1,5 @@
 import type { Clock, CounterBackend } from '@arrakis/atomic-counter';
+import type { Ledger, LedgerDbHandle } from '@arrakis/billing-ledger';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
@@ -16,7 +17,11 @@ export interface AppDeps {
   logger: Logger;
   /** The counter backend behind the rate limits (SQLite, Redis or Postgres in the server; memory in tests). */
   counters: CounterBackend;
-  /** Dependencies `/ready` checks, e.g. `[counterBackendCheck(counters)]`. */
+  /** The credit ledger behind `/v1/accounts`, `/v1/reservations` and `/v1/events`. */
+  ledger: Ledger;
+  /** The ledger's database (Postgres or PGlite), as opened by the caller; the app never closes it. */
+  ledgerDb: LedgerDbHandle;
+  /** Dependencies `/ready` checks, e.g. `[counterBackendCheck(counters), ledgerDbCheck(ledgerDb)]`. */
   readiness: readonly ReadinessCheck[];
   /** Verification keys of bearer tokens. */
   authKeys: AuthKeyResolver;

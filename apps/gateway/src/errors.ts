@@ -17,8 +17,10 @@ export type GatewayErrorCode =
   | 'validation_failed'
   | 'bad_request'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | AuthenticationErrorCode
   | 'insufficient_scope'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'rate_limited'
@@ -106,7 +108,8 @@ export class RequestValidationError extends GatewayError {
     const issues = error.issues.slice(0, validationIssuesMax).map((issue) => ({
       path: issue.path.map(String).join('.'),
       message: issue.message,
-      code: issue.code,
+      // A custom check names its rule (e.g. `invalid_amount` from the ledger's wire parser) in `params.code`.
+      code: issue.code === 'custom' && typeof issue.params?.code === 'string' ? issue.params.code : String(issue.code),
     }));
     return new RequestValidationError(target === 'json' ? 'body' : target, issues);
   }
@@ -149,6 +152,22 @@ export class InsufficientScopeError extends GatewayError {
 }
 
 /**
+ * 403 `forbidden`: the token is valid but the principal may not act on this resource (a user reading or spending
+ * from an account that is not theirs).
+ *
+ * @example
+ * ```ts
+ * throw new ForbiddenError('account "acc_2" does not belong to the caller');
+ * ```
+ */
+export class ForbiddenError extends GatewayError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string, options: { details?: unknown } = {}) {
+    super('forbidden', 403, message, options);
+  }
+}
+
+/**
  * 503: a dependency the request needs is down (`dependency_unavailable`, or `auth_unavailable` for the key set).
  *
  * @example
@@ -178,6 +197,8 @@ export function codeForStatus(status: number): GatewayErrorCode {
       return 'method_not_allowed';
     case 413:
       return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
     case 429:
       return 'rate_limited';
     case 503:

@@ -1,4 +1,4 @@
-export { createApp, requestBodyBytesMax } from './app.js';
+export { causeDepthMax, createApp, isDatabaseUnavailable, requestBodyBytesMax } from './app.js';
 export type { DevKey } from './auth/dev-key.js';
 export { DevKeyError, devKeyFileName, loadOrCreateDevKey } from './auth/dev-key.js';
 export type { AuthKeyResolver, ResolvedAuthKeys } from './auth/keys.js';
@@ -25,6 +25,8 @@ export type {
 export {
   ConfigError,
   jwtAlgorithmsSupported,
+  ledgerDbPoolSizeMax,
+  ledgerSweepIntervalMsMax,
   maxTokenAgeSecondsMax,
   parseConfig,
   rateLimitAlgorithms,
@@ -41,17 +43,27 @@ export type { AuthenticationErrorCode, ErrorBody, GatewayErrorCode, ValidationIs
 export {
   AuthenticationError,
   DependencyUnavailableError,
+  ForbiddenError,
   GatewayError,
   InsufficientScopeError,
   RequestValidationError,
   validationIssuesMax,
 } from './errors.js';
+export type { LedgerDbKind, LedgerSweepers, LedgerSweepersOptions } from './ledger.js';
+export {
+  ledgerDataDirName,
+  ledgerDbKind,
+  openLedgerDb,
+  startLedgerSweepers,
+  sweepBatchesPerTickMax,
+  sweepBatchSizeMax,
+} from './ledger.js';
 export { createLogger } from './logger.js';
 export type { GatewayMetrics } from './metrics.js';
 export { createGatewayMetrics } from './metrics.js';
 export type { GatewayRateLimits, LimiterScope } from './rate-limit.js';
 export { createRateLimits, rateLimitWindowMs } from './rate-limit.js';
 export type { DependencyState, ReadinessCheck, ReadyReport } from './readiness.js';
-export { counterBackendCheck, runReadinessChecks } from './readiness.js';
+export { counterBackendCheck, ledgerDbCheck, runReadinessChecks } from './readiness.js';
 export type { RunningGateway, StartGatewayOptions } from './start.js';
 export { devBanner, startGateway } from './start.js';

@@ -123,7 +123,10 @@ describe('counter backend failure (a real Redis client pointed at a closed port)
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({
       status: 'not_ready',
-      dependencies: [{ name: 'counters', status: 'down' }],
+      dependencies: [
+        { name: 'counters', status: 'down' },
+        { name: 'ledger', status: 'up' },
+      ],
     });
   });
 

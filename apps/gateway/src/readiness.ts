@@ -1,4 +1,6 @@
 import type { CounterBackend } from '@arrakis/atomic-counter';
+import type { LedgerDbHandle } from '@arrakis/billing-ledger';
+import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 
 /** One dependency `/ready` checks. `check` resolves when the dependency works and rejects otherwise. */
@@ -40,6 +42,23 @@ export function counterBackendCheck(backend: CounterBackend, name = 'counters'):
     name,
     async check() {
       await backend.get(readinessProbeKey);
+    },
+  };
+}
+
+/**
+ * A readiness check of the ledger database (Postgres or PGlite): one `SELECT 1` round trip.
+ *
+ * @example
+ * ```ts
+ * const readiness = [counterBackendCheck(counters), ledgerDbCheck(ledgerDb)];
+ * ```
+ */
+export function ledgerDbCheck(handle: Pick<LedgerDbHandle, 'db'>, name = 'ledger'): ReadinessCheck {
+  return {
+    name,
+    async check() {
+      await handle.db.execute(sql`select 1`);
     },
   };
 }

@@ -7,6 +7,7 @@ import { createGatewayClient, describeGatewayContract, type GatewayContractToken
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countersFileName } from './counters.js';
+import { ledgerDataDirName } from './ledger.js';
 import {
   type GatewayProcess,
   readDevJwk,
@@ -60,8 +61,9 @@ describe('gateway process with no configuration (embedded SQLite, dev keys)', ()
   });
 
   describe('process behaviour', () => {
-    it('keeps its counters and dev key in DATA_DIR', () => {
+    it('keeps its counters, ledger and dev key in DATA_DIR', () => {
       expect(existsSync(join(dataDir, countersFileName))).toBe(true);
+      expect(existsSync(join(dataDir, ledgerDataDirName, 'PG_VERSION'))).toBe(true);
       expect(devJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
     });
 
@@ -75,7 +77,12 @@ describe('gateway process with no configuration (embedded SQLite, dev keys)', ()
         .split('\n')
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l));
-      expect(logged.find((l) => l.msg === 'listening')).toMatchObject({ counters: 'sqlite', keys: 'dev' });
+      expect(logged.find((l) => l.msg === 'listening')).toMatchObject({
+        counters: 'sqlite',
+        ledger: 'pglite',
+        ledgerSweepIntervalMs: 30_000,
+        keys: 'dev',
+      });
     });
 
     it('accepts the admin token printed in the banner', async () => {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { type Clock, type CounterBackend, systemClock } from '@arrakis/atomic-counter';
+import { createLedger, type Ledger, type LedgerDbHandle, migrateLedger } from '@arrakis/billing-ledger';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -12,7 +13,8 @@ import { mintToken } from './auth/tokens.js';
 import type { GatewayConfig } from './config.js';
 import { counterBackendKind, openCounterBackend } from './counters.js';
 import type { GatewayApp } from './deps.js';
-import { counterBackendCheck } from './readiness.js';
+import { type LedgerSweepers, ledgerDbKind, openLedgerDb, startLedgerSweepers } from './ledger.js';
+import { counterBackendCheck, ledgerDbCheck } from './readiness.js';
 
 /** How often idle keep-alive connections are closed while draining. */
 export const drainPollIntervalMs = 50;
@@ -24,10 +26,14 @@ export interface RunningGateway {
   app: GatewayApp;
   server: Server;
   counters: CounterBackend;
+  ledger: Ledger;
+  ledgerDb: LedgerDbHandle;
+  sweepers: LedgerSweepers;
   authKeys: ResolvedAuthKeys;
   /**
    * Graceful shutdown: stop accepting connections, let in-flight requests finish (at most `shutdownTimeoutMs`,
-   * then remaining connections are closed), close the counter backend and its pools. Idempotent.
+   * then remaining connections are closed), stop the ledger sweepers, close the ledger database, the counter
+   * backend and their pools. Idempotent.
    * Resolves to `drained: false` when the timeout forced connections closed.
    */
   close(): Promise<{ drained: boolean }>;
@@ -74,10 +80,12 @@ function drain(server: Server, timeoutMs: number): Promise<boolean> {
 
 /**
  * Starts the gateway from a validated configuration: creates `DATA_DIR`, opens the counter backend (SQLite, Redis
- * or Postgres, migrations included), loads the verification keys (creating the dev key in development), builds the
- * app and listens. Reads no environment variable (see `server.ts`).
+ * or Postgres, migrations included), opens and migrates the ledger (Postgres with `DATABASE_URL`, else PGlite in
+ * `DATA_DIR/ledger`), loads the verification keys (creating the dev key in development), builds the app, starts
+ * the ledger sweepers and listens. Reads no environment variable (see `server.ts`).
  *
- * @throws when the port cannot be bound or the data directory / dev key cannot be used.
+ * @throws when the port cannot be bound, the data directory / dev key cannot be used, or the ledger database
+ *   cannot be opened or migrated (the gateway never serves a ledger without its schema).
  * @example
  * ```ts
  * const gateway = await startGateway({ config: parseConfig(process.env), logger });
@@ -90,7 +98,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
   const backendKind = counterBackendKind(config);
-  if (backendKind === 'sqlite' || config.jwt.keys.kind === 'dev')
+  const ledgerKind = ledgerDbKind(config);
+  if (backendKind === 'sqlite' || ledgerKind === 'pglite' || config.jwt.keys.kind === 'dev')
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
   const authKeys = await resolveAuthKeys({
@@ -100,13 +109,29 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const counters = await openCounterBackend({ ...config, dataDir }, clock, (error) =>
     logger.warn({ err: error }, 'counter migration failed; it will be retried on first use'),
   );
+  let ledgerDb: LedgerDbHandle;
+  try {
+    ledgerDb = await openLedgerDb({ ...config, dataDir });
+  } catch (error) {
+    await counters.close();
+    throw error;
+  }
+  try {
+    await migrateLedger(ledgerDb.db, ledgerDb.kind);
+  } catch (error) {
+    await Promise.allSettled([ledgerDb.close(), counters.close()]);
+    throw error;
+  }
+  const ledger = createLedger({ db: ledgerDb.db, clock });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const app = createApp({
     config,
     logger,
     counters,
-    readiness: [counterBackendCheck(counters)],
+    ledger,
+    ledgerDb,
+    readiness: [counterBackendCheck(counters), ledgerDbCheck(ledgerDb)],
     authKeys: authKeys.resolver,
     clock,
     metrics: registry,
@@ -116,9 +141,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   try {
     server = await listen(app, config);
   } catch (error) {
-    await counters.close();
+    await Promise.allSettled([ledgerDb.close(), counters.close()]);
     throw error;
   }
+  const sweepers = startLedgerSweepers({ ledger, intervalMs: config.ledger.sweepIntervalMs, logger });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -126,6 +152,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     {
       url,
       counters: backendKind,
+      ledger: ledgerKind,
+      ledgerSweepIntervalMs: config.ledger.sweepIntervalMs,
       keys: authKeys.source,
       nodeEnv: config.nodeEnv,
       rateLimit: config.rateLimit,
@@ -140,14 +168,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const drained = await drain(server, config.shutdownTimeoutMs);
       if (!drained)
         logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closed remaining connections');
-      await counters.close();
+      await sweepers.stop();
+      const closed = await Promise.allSettled([ledgerDb.close(), counters.close()]);
+      for (const result of closed) {
+        if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a store failed to close cleanly');
+      }
       logger.info({ drained }, 'shut down');
       return { drained };
     })();
     return closing;
   };
 
-  return { url, app, server, counters, authKeys, close };
+  return { url, app, server, counters, ledger, ledgerDb, sweepers, authKeys, close };
 }
 
 /**

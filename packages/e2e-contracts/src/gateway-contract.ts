@@ -1,5 +1,6 @@
 import { type CryptoKey, decodeJwt, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { describeLedgerContract } from './gateway-ledger-contract.js';
 import { createGatewayClient, type GatewayClient, type GatewayResult } from './http-client.js';
 import {
   forgeAlgNoneToken,
@@ -15,7 +16,24 @@ import {
 import { type GatewayAudience, whoamiBodySchema } from './schemas.js';
 
 /** Paths every gateway's `/openapi.json` documents. */
-export const gatewayContractPaths = ['/health', '/ready', '/metrics', '/v1/whoami', '/v1/admin/whoami'] as const;
+export const gatewayContractPaths = [
+  '/health',
+  '/ready',
+  '/metrics',
+  '/v1/whoami',
+  '/v1/admin/whoami',
+  '/v1/accounts',
+  '/v1/accounts/{id}',
+  '/v1/accounts/{id}/balance',
+  '/v1/accounts/{id}/lots',
+  '/v1/accounts/{id}/entries',
+  '/v1/accounts/{id}/grants',
+  '/v1/reservations',
+  '/v1/reservations/{id}',
+  '/v1/reservations/{id}/finalize',
+  '/v1/reservations/{id}/release',
+  '/v1/events',
+] as const;
 
 /** One valid token per audience, accepted by the gateway under test. */
 export interface GatewayContractTokens {
@@ -23,7 +41,7 @@ export interface GatewayContractTokens {
   user: string;
   /** `aud: arrakis-internal`. */
   service: string;
-  /** `aud: arrakis-admin`. */
+  /** `aud: arrakis-admin`, with the scope `ledger:grant` or `admin` (the ledger cases grant credits). */
   admin: string;
 }
 
@@ -48,7 +66,7 @@ export interface GatewayContractOptions {
   publicJwk?: () => JWK | Promise<JWK>;
   /** The gateway's `JWT_MAX_TOKEN_AGE_SECONDS`. Default 3600. */
   maxTokenAgeSeconds?: number;
-  /** Names `/ready` must list. Default `['counters']`. */
+  /** Names `/ready` must list. Default `['counters', 'ledger']`. */
   dependencies?: readonly string[];
   /** A fetch implementation (default: global `fetch`). */
   fetch?: typeof fetch;
@@ -68,7 +86,10 @@ function expectAuthRejection(result: GatewayResult<unknown>, code: string): void
 /**
  * Registers a vitest suite that checks a running gateway at `baseUrl()` against the HTTP contract:
  * probes, OpenAPI 3.1 document, offline docs page, JSON 404, every auth rejection a 401 with the error shape and
- * a stable code, and a working token per audience.
+ * a stable code, a working token per audience, and the ledger routes (accounts, grants, balances, lots, entries
+ * pagination, reserve → finalize, reserve → release, 402 insufficient credits, idempotent replay, 400s, 403s,
+ * 404s and 409s, the event feed). The ledger cases create their own accounts (entity type `contract`, random ids)
+ * and the user token's own account, so they can run repeatedly against a long-lived gateway.
  *
  * @example
  * ```ts
@@ -82,7 +103,7 @@ function expectAuthRejection(result: GatewayResult<unknown>, code: string): void
  */
 export function describeGatewayContract(name: string, options: GatewayContractOptions): void {
   const maxTokenAgeSeconds = options.maxTokenAgeSeconds ?? 3600;
-  const dependencies = options.dependencies ?? ['counters'];
+  const dependencies = options.dependencies ?? ['counters', 'ledger'];
   const client = (): GatewayClient => createGatewayClient({ baseUrl: options.baseUrl(), fetch: options.fetch });
 
   async function userClaims(): Promise<{ iss: string; sub: string }> {
@@ -301,5 +322,7 @@ export function describeGatewayContract(name: string, options: GatewayContractOp
         expect(result.body.scopes).toEqual(expected);
       });
     });
+
+    describeLedgerContract({ client, tokens: options.tokens });
   });
 }

@@ -1,13 +1,33 @@
 import type { z } from 'zod';
 import {
+  type AccountBody,
+  accountBodySchema,
+  type BalanceBody,
+  balanceBodySchema,
+  type EntryPageBody,
   type ErrorBody,
+  type EventPageBody,
+  entryPageBodySchema,
   errorBodySchema,
+  eventPageBodySchema,
+  type FinalizeBody,
+  finalizeBodySchema,
+  type GrantBody,
+  grantBodySchema,
   type HealthBody,
   healthBodySchema,
+  type LotListBody,
+  lotListBodySchema,
   type OpenApiDocument,
   openApiDocumentSchema,
   type ReadyBody,
+  type ReleaseBody,
+  type ReservationBody,
+  type ReserveBody,
   readyBodySchema,
+  releaseBodySchema,
+  reservationBodySchema,
+  reserveBodySchema,
   type WhoamiBody,
   whoamiBodySchema,
 } from './schemas.js';
@@ -41,6 +61,36 @@ export interface GatewayCallOptions {
   token?: string | null;
   /** Extra headers. */
   headers?: Record<string, string>;
+}
+
+/** What a write call may add: the `Idempotency-Key` header. */
+export interface GatewayWriteOptions extends GatewayCallOptions {
+  /** Sent as `Idempotency-Key`. */
+  idempotencyKey?: string;
+}
+
+/** `POST /v1/accounts` body. */
+export interface CreateAccountRequest {
+  entityType: string;
+  entityId: string;
+}
+
+/** `POST /v1/accounts/:id/grants` body (amounts are micro-USD strings). */
+export interface GrantRequest {
+  amountMicro: string;
+  reason: string;
+  poolId?: string;
+  /** ISO 8601 UTC. */
+  expiresAt?: string;
+}
+
+/** `POST /v1/reservations` body. */
+export interface ReserveRequest {
+  accountId: string;
+  amountMicro: string;
+  poolId?: string;
+  ttlSeconds?: number;
+  billingMode?: 'live' | 'soft' | 'shadow';
 }
 
 /** Options of {@link GatewayClient.request}. */
@@ -87,6 +137,38 @@ export interface GatewayClient {
   whoami(options?: GatewayCallOptions): Promise<GatewayResult<WhoamiBody>>;
   /** `GET /v1/admin/whoami`, admin audience only. */
   adminWhoami(options?: GatewayCallOptions): Promise<GatewayResult<WhoamiBody>>;
+  /** `POST /v1/accounts` (services, admins): 201 new, 200 existing. */
+  createAccount(body: CreateAccountRequest, options?: GatewayWriteOptions): Promise<GatewayResult<AccountBody>>;
+  /** `GET /v1/accounts/:id`. */
+  getAccount(accountId: string, options?: GatewayCallOptions): Promise<GatewayResult<AccountBody>>;
+  /** `GET /v1/accounts/:id/balance`. */
+  getBalance(accountId: string, options?: GatewayCallOptions): Promise<GatewayResult<BalanceBody>>;
+  /** `GET /v1/accounts/:id/lots[?includeEmpty=true]`. */
+  listLots(
+    accountId: string,
+    options?: GatewayCallOptions & { includeEmpty?: boolean },
+  ): Promise<GatewayResult<LotListBody>>;
+  /** `GET /v1/accounts/:id/entries?cursor&limit`, newest first. */
+  listEntries(
+    accountId: string,
+    options?: GatewayCallOptions & { cursor?: string; limit?: number },
+  ): Promise<GatewayResult<EntryPageBody>>;
+  /** `POST /v1/accounts/:id/grants` (admins with `ledger:grant` or `admin`): 201. */
+  grant(accountId: string, body: GrantRequest, options?: GatewayWriteOptions): Promise<GatewayResult<GrantBody>>;
+  /** `POST /v1/reservations` (users on their own account, services): 201. */
+  reserve(body: ReserveRequest, options?: GatewayWriteOptions): Promise<GatewayResult<ReserveBody>>;
+  /** `POST /v1/reservations/:id/finalize` (services). */
+  finalize(
+    reservationId: string,
+    body: { actualCostMicro: string },
+    options?: GatewayWriteOptions,
+  ): Promise<GatewayResult<FinalizeBody>>;
+  /** `POST /v1/reservations/:id/release` (services). */
+  release(reservationId: string, options?: GatewayWriteOptions): Promise<GatewayResult<ReleaseBody>>;
+  /** `GET /v1/reservations/:id` (services). */
+  getReservation(reservationId: string, options?: GatewayCallOptions): Promise<GatewayResult<ReservationBody>>;
+  /** `GET /v1/events?after&limit` (services, admins), oldest first. */
+  listEvents(options?: GatewayCallOptions & { after?: string; limit?: number }): Promise<GatewayResult<EventPageBody>>;
   /** Any JSON call, validated with `schema`. */
   request<T>(path: string, options: GatewayRequestOptions<T>): Promise<GatewayResult<T>>;
   /** Any call, unparsed (e.g. `/docs`, `/metrics`). */
@@ -180,8 +262,70 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
     return { ok: false, status: response.status, headers: response.headers, body: parsed.data };
   }
 
+  const seg = (value: string) => encodeURIComponent(value);
+  const query = (params: Record<string, string | number | boolean | undefined>) => {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, String(value));
+    const text = search.toString();
+    return text === '' ? '' : `?${text}`;
+  };
+  const call = ({ token, headers }: GatewayCallOptions): GatewayCallOptions => ({ token, headers });
+  const write = ({ token, headers, idempotencyKey }: GatewayWriteOptions): GatewayCallOptions => ({
+    token,
+    headers: idempotencyKey === undefined ? headers : { ...headers, 'idempotency-key': idempotencyKey },
+  });
+
   return {
     baseUrl,
+    createAccount: (body, o = {}) =>
+      request('/v1/accounts', {
+        ...write(o),
+        method: 'POST',
+        json: body,
+        schema: accountBodySchema,
+        okStatuses: [200, 201],
+      }),
+    getAccount: (id, o = {}) => request(`/v1/accounts/${seg(id)}`, { ...call(o), schema: accountBodySchema }),
+    getBalance: (id, o = {}) => request(`/v1/accounts/${seg(id)}/balance`, { ...call(o), schema: balanceBodySchema }),
+    listLots: (id, o = {}) =>
+      request(`/v1/accounts/${seg(id)}/lots${query({ includeEmpty: o.includeEmpty })}`, {
+        ...call(o),
+        schema: lotListBodySchema,
+      }),
+    listEntries: (id, o = {}) =>
+      request(`/v1/accounts/${seg(id)}/entries${query({ cursor: o.cursor, limit: o.limit })}`, {
+        ...call(o),
+        schema: entryPageBodySchema,
+      }),
+    grant: (id, body, o = {}) =>
+      request(`/v1/accounts/${seg(id)}/grants`, {
+        ...write(o),
+        method: 'POST',
+        json: body,
+        schema: grantBodySchema,
+        okStatuses: [201],
+      }),
+    reserve: (body, o = {}) =>
+      request('/v1/reservations', {
+        ...write(o),
+        method: 'POST',
+        json: body,
+        schema: reserveBodySchema,
+        okStatuses: [201],
+      }),
+    finalize: (id, body, o = {}) =>
+      request(`/v1/reservations/${seg(id)}/finalize`, {
+        ...write(o),
+        method: 'POST',
+        json: body,
+        schema: finalizeBodySchema,
+      }),
+    release: (id, o = {}) =>
+      request(`/v1/reservations/${seg(id)}/release`, { ...write(o), method: 'POST', schema: releaseBodySchema }),
+    getReservation: (id, o = {}) =>
+      request(`/v1/reservations/${seg(id)}`, { ...call(o), schema: reservationBodySchema }),
+    listEvents: (o = {}) =>
+      request(`/v1/events${query({ after: o.after, limit: o.limit })}`, { ...call(o), schema: eventPageBodySchema }),
     health: (o = {}) => request('/health', { ...o, schema: healthBodySchema }),
     ready: (o = {}) => request('/ready', { ...o, schema: readyBodySchema, okStatuses: [200, 503] }),
     openapi: (o = {}) => request('/openapi.json', { ...o, schema: openApiDocumentSchema }),

@@ -19,13 +19,19 @@ export {
 } from './counter-backend-contract.js';
 export type { GatewayContractOptions, GatewayContractSigner, GatewayContractTokens } from './gateway-contract.js';
 export { describeGatewayContract, gatewayContractPaths } from './gateway-contract.js';
+export type { LedgerContractContext, LedgerContractTokens } from './gateway-ledger-contract.js';
+export { contractEventPagesMax, describeLedgerContract, nonCanonicalAmounts } from './gateway-ledger-contract.js';
 export type {
+  CreateAccountRequest,
   GatewayCallOptions,
   GatewayClient,
   GatewayClientOptions,
   GatewayRawResponse,
   GatewayRequestOptions,
   GatewayResult,
+  GatewayWriteOptions,
+  GrantRequest,
+  ReserveRequest,
 } from './http-client.js';
 export {
   createGatewayClient,
@@ -57,20 +63,50 @@ export {
   testTokenTtlSecondsMax,
 } from './jwt.js';
 export type {
+  AccountBody,
+  BalanceBody,
   DependencyState,
+  EntryBody,
+  EntryPageBody,
   ErrorBody,
+  EventPageBody,
+  FinalizeBody,
   GatewayAudience,
+  GrantBody,
   HealthBody,
+  LedgerEventBody,
+  LotBody,
+  LotListBody,
   OpenApiDocument,
   ReadyBody,
+  ReleaseBody,
+  ReservationBody,
+  ReserveBody,
   WhoamiBody,
 } from './schemas.js';
 export {
+  accountBodySchema,
+  balanceBodySchema,
   dependencyStateSchema,
+  entryBodySchema,
+  entryBuckets,
+  entryKinds,
+  entryPageBodySchema,
   errorBodySchema,
+  eventPageBodySchema,
+  finalizeBodySchema,
   gatewayAudiences,
+  grantBodySchema,
   healthBodySchema,
+  ledgerEventBodySchema,
+  lotBodySchema,
+  lotListBodySchema,
+  microStringSchema,
   openApiDocumentSchema,
   readyBodySchema,
+  releaseBodySchema,
+  reservationBodySchema,
+  reservationStatuses,
+  reserveBodySchema,
   whoamiBodySchema,
 } from './schemas.js';

@@ -111,3 +111,294 @@ export const openApiDocumentSchema = z.object({
 
 /** A parsed {@link openApiDocumentSchema}. */
 export type OpenApiDocument = z.infer<typeof openApiDocumentSchema>;
+
+/**
+ * A micro-USD amount on the wire: a canonical base-10 string (`"0"` or no leading zero, no sign, no exponent).
+ *
+ * @example
+ * ```ts
+ * microStringSchema.parse('1500000'); // ok
+ * microStringSchema.safeParse('1e6').success; // false
+ * ```
+ */
+export const microStringSchema = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'expected a canonical micro-USD string');
+
+const isoTime = z.iso.datetime();
+
+/**
+ * `POST /v1/accounts` and `GET /v1/accounts/:id`: one account per `(entityType, entityId)`.
+ *
+ * @example
+ * ```ts
+ * const account = accountBodySchema.parse(body);
+ * console.log(account.id, account.entityType, account.entityId);
+ * ```
+ */
+export const accountBodySchema = z.object({
+  id: z.string().min(1),
+  entityType: z.string().min(1),
+  entityId: z.string().min(1),
+  debtMicro: microStringSchema,
+  createdAt: isoTime,
+});
+
+/** A parsed {@link accountBodySchema}. */
+export type AccountBody = z.infer<typeof accountBodySchema>;
+
+/**
+ * `GET /v1/accounts/:id/balance` (also inside write answers): available and reserved, total and per pool.
+ *
+ * @example
+ * ```ts
+ * const { availableMicro, pools } = balanceBodySchema.parse(body);
+ * ```
+ */
+export const balanceBodySchema = z.object({
+  accountId: z.string().min(1),
+  availableMicro: microStringSchema,
+  reservedMicro: microStringSchema,
+  debtMicro: microStringSchema,
+  pools: z.array(
+    z.object({ poolId: z.string().min(1), availableMicro: microStringSchema, reservedMicro: microStringSchema }),
+  ),
+  asOf: isoTime,
+});
+
+/** A parsed {@link balanceBodySchema}. */
+export type BalanceBody = z.infer<typeof balanceBodySchema>;
+
+/**
+ * A lot with its buckets (`available + reserved + consumed + expired + refunded = original`).
+ *
+ * @example
+ * ```ts
+ * const lot = lotBodySchema.parse(body.lot);
+ * ```
+ */
+export const lotBodySchema = z.object({
+  id: z.string().min(1),
+  accountId: z.string().min(1),
+  poolId: z.string().min(1),
+  sourceType: z.string().min(1),
+  sourceId: z.string().nullable(),
+  originalMicro: microStringSchema,
+  availableMicro: microStringSchema,
+  reservedMicro: microStringSchema,
+  consumedMicro: microStringSchema,
+  expiredMicro: microStringSchema,
+  refundedMicro: microStringSchema,
+  expiresAt: isoTime.nullable(),
+  seq: microStringSchema,
+  createdAt: isoTime,
+});
+
+/** A parsed {@link lotBodySchema}. */
+export type LotBody = z.infer<typeof lotBodySchema>;
+
+/**
+ * `GET /v1/accounts/:id/lots`.
+ *
+ * @example
+ * ```ts
+ * const { lots } = lotListBodySchema.parse(body);
+ * ```
+ */
+export const lotListBodySchema = z.object({ lots: z.array(lotBodySchema) });
+
+/** A parsed {@link lotListBodySchema}. */
+export type LotListBody = z.infer<typeof lotListBodySchema>;
+
+/** Journal entry kinds. */
+export const entryKinds = [
+  'mint',
+  'reserve',
+  'release',
+  'consume',
+  'expire_lot',
+  'expire_hold',
+  'refund',
+  'distribute',
+  'adjust',
+] as const;
+
+/** Buckets an entry moves value between (`external` = outside the ledger). */
+export const entryBuckets = ['external', 'available', 'reserved', 'consumed', 'expired', 'refunded'] as const;
+
+/**
+ * One journal entry: `amountMicro` moved from `fromBucket` to `toBucket` of one lot.
+ *
+ * @example
+ * ```ts
+ * const entry = entryBodySchema.parse(page.entries[0]);
+ * ```
+ */
+export const entryBodySchema = z.object({
+  id: microStringSchema,
+  accountId: z.string().min(1),
+  lotId: z.string().nullable(),
+  reservationId: z.string().nullable(),
+  kind: z.enum(entryKinds),
+  amountMicro: microStringSchema,
+  fromBucket: z.enum(entryBuckets),
+  toBucket: z.enum(entryBuckets),
+  availableAfterMicro: microStringSchema,
+  ruleId: z.string().nullable(),
+  ruleVersion: z.number().int().nullable(),
+  ruleSchemaVersion: z.number().int().nullable(),
+  memo: z.string().nullable(),
+  createdAt: isoTime,
+});
+
+/** A parsed {@link entryBodySchema}. */
+export type EntryBody = z.infer<typeof entryBodySchema>;
+
+/**
+ * `GET /v1/accounts/:id/entries`: newest first; `nextCursor` is null at the end.
+ *
+ * @example
+ * ```ts
+ * const page = entryPageBodySchema.parse(body);
+ * if (page.nextCursor !== null) await client.listEntries(id, { cursor: page.nextCursor });
+ * ```
+ */
+export const entryPageBodySchema = z.object({ entries: z.array(entryBodySchema), nextCursor: z.string().nullable() });
+
+/** A parsed {@link entryPageBodySchema}. */
+export type EntryPageBody = z.infer<typeof entryPageBodySchema>;
+
+/** Reservation statuses. */
+export const reservationStatuses = ['pending', 'finalized', 'released', 'expired'] as const;
+
+const reservationShape = {
+  id: z.string().min(1),
+  accountId: z.string().min(1),
+  poolId: z.string().min(1),
+  status: z.enum(reservationStatuses),
+  billingMode: z.enum(['live', 'soft', 'shadow']),
+  amountMicro: microStringSchema,
+  expiresAt: isoTime,
+  createdAt: isoTime,
+  resolvedAt: isoTime.nullable(),
+  actualCostMicro: microStringSchema.nullable(),
+  chargedMicro: microStringSchema.nullable(),
+  overrunMicro: microStringSchema.nullable(),
+  uncollectedMicro: microStringSchema.nullable(),
+  lots: z.array(z.object({ lotId: z.string().min(1), amountMicro: microStringSchema })),
+};
+
+/**
+ * `GET /v1/reservations/:id`: a hold with its status and the lots it drew from, in order.
+ *
+ * @example
+ * ```ts
+ * const hold = reservationBodySchema.parse(body);
+ * ```
+ */
+export const reservationBodySchema = z.object(reservationShape);
+
+/** A parsed {@link reservationBodySchema}. */
+export type ReservationBody = z.infer<typeof reservationBodySchema>;
+
+/**
+ * `POST /v1/reservations` (201): the hold and the new balance.
+ *
+ * @example
+ * ```ts
+ * const { id, lots, balance } = reserveBodySchema.parse(body);
+ * ```
+ */
+export const reserveBodySchema = z.object({ ...reservationShape, balance: balanceBodySchema });
+
+/** A parsed {@link reserveBodySchema}. */
+export type ReserveBody = z.infer<typeof reserveBodySchema>;
+
+/**
+ * `POST /v1/reservations/:id/release`: the released hold, what was released, the new balance.
+ *
+ * @example
+ * ```ts
+ * const { status, releasedMicro } = releaseBodySchema.parse(body);
+ * ```
+ */
+export const releaseBodySchema = z.object({
+  ...reservationShape,
+  releasedMicro: microStringSchema,
+  balance: balanceBodySchema,
+});
+
+/** A parsed {@link releaseBodySchema}. */
+export type ReleaseBody = z.infer<typeof releaseBodySchema>;
+
+/**
+ * `POST /v1/reservations/:id/finalize`: what was charged, released, overrun and left uncollected;
+ * `distribution` is null until revenue rules exist.
+ *
+ * @example
+ * ```ts
+ * const { chargedMicro, releasedMicro } = finalizeBodySchema.parse(body);
+ * ```
+ */
+export const finalizeBodySchema = z.object({
+  id: z.string().min(1),
+  status: z.enum(reservationStatuses),
+  actualCostMicro: microStringSchema,
+  chargedMicro: microStringSchema,
+  releasedMicro: microStringSchema,
+  overrunMicro: microStringSchema,
+  uncollectedMicro: microStringSchema,
+  distribution: z.unknown(),
+  reservation: reservationBodySchema,
+  balance: balanceBodySchema,
+});
+
+/** A parsed {@link finalizeBodySchema}. */
+export type FinalizeBody = z.infer<typeof finalizeBodySchema>;
+
+/**
+ * `POST /v1/accounts/:id/grants` (201): the minted lot and the new balance.
+ *
+ * @example
+ * ```ts
+ * const { lot, balance } = grantBodySchema.parse(body);
+ * ```
+ */
+export const grantBodySchema = z.object({ lot: lotBodySchema, balance: balanceBodySchema });
+
+/** A parsed {@link grantBodySchema}. */
+export type GrantBody = z.infer<typeof grantBodySchema>;
+
+/**
+ * One outbox event (`lot.minted`, `reservation.created`, `reservation.finalized`, …).
+ *
+ * @example
+ * ```ts
+ * const event = ledgerEventBodySchema.parse(page.events[0]);
+ * ```
+ */
+export const ledgerEventBodySchema = z.object({
+  id: microStringSchema,
+  type: z.string().min(1),
+  accountId: z.string().nullable(),
+  subjectId: z.string().min(1),
+  payload: z.record(z.string(), z.unknown()),
+  createdAt: isoTime,
+});
+
+/** A parsed {@link ledgerEventBodySchema}. */
+export type LedgerEventBody = z.infer<typeof ledgerEventBodySchema>;
+
+/**
+ * `GET /v1/events`: oldest first after `after`; `nextCursor` is where to read on (on an empty page, the `after` given).
+ *
+ * @example
+ * ```ts
+ * const page = eventPageBodySchema.parse(body);
+ * ```
+ */
+export const eventPageBodySchema = z.object({
+  events: z.array(ledgerEventBodySchema),
+  nextCursor: z.string().nullable(),
+});
+
+/** A parsed {@link eventPageBodySchema}. */
+export type EventPageBody = z.infer<typeof eventPageBodySchema>;

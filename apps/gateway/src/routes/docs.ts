@@ -112,6 +112,9 @@ export function registerDocsRoutes(app: GatewayApp, _ctx: RouteContext): void {
     tags: [
       { name: 'probes', description: 'Liveness, readiness and metrics.' },
       { name: 'auth', description: 'Who the bearer token says the caller is.' },
+      { name: 'accounts', description: 'Accounts, balances, lots, journal entries and admin grants.' },
+      { name: 'reservations', description: 'Holds: reserve, finalize (charge), release.' },
+      { name: 'events', description: 'The outbox feed of economic events.' },
     ],
   }));
 

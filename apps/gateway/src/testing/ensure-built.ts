@@ -31,6 +31,8 @@ export function setup(): void {
   const sources = Math.max(
     newestSourceMs(join(root, 'apps/gateway/src')),
     newestSourceMs(join(root, 'packages/atomic-counter/src')),
+    newestSourceMs(join(root, 'packages/billing-ledger/src')),
+    mtimeMs(join(root, 'packages/billing-ledger/package.json')),
     mtimeMs(join(root, 'apps/gateway/package.json')),
     mtimeMs(join(root, 'apps/gateway/tsup.config.ts')),
   );
@@ -38,6 +40,7 @@ export function setup(): void {
     mtimeMs(join(root, 'apps/gateway/dist/server.js')),
     mtimeMs(join(root, 'apps/gateway/dist/cli.js')),
     mtimeMs(join(root, 'packages/atomic-counter/dist/index.js')),
+    mtimeMs(join(root, 'packages/billing-ledger/dist/index.js')),
   );
   if (built >= sources) return;
   execFileSync(

@@ -1,0 +1,226 @@
+// bench:ledger — reserve+finalize pairs per second of @arrakis/billing-ledger on Postgres at 1, 8 and 32 concurrent
+// clients (1000 funded accounts; postgres.js pool max = clients), one hot account at 32 clients, and the same
+// pair loop on PGlite in process (serial) — against pgbench `tpcb-like` at the same client counts on the same
+// server, in the same run, on a dedicated database `arrakis_bench_<random>` dropped at the end.
+// Prints the figures and ratios, then ONE JSON line.
+// Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; the server to use, any database on it),
+// BENCH_DURATION_MS (default 5000 per measurement), BENCH_REPS (default 1; the best run of each is kept),
+// PGBENCH_BIN (default pgbench).
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { closedLoop } from './lib.mjs';
+import { pgbenchInit, pgbenchTpcb } from './pgbench.mjs';
+
+// The bench imports the BUILT ledger (the root script builds it first) and its drivers from the package's own
+// dependencies, so the bench workspace needs no extra install.
+const ledgerDir = new URL('../packages/billing-ledger/', import.meta.url);
+const { createLedger, migrateLedger } = await import(new URL('dist/index.js', ledgerDir).href);
+const { openPostgresLedgerDb } = await import(new URL('dist/postgres.js', ledgerDir).href);
+const { openPgliteLedgerDb } = await import(new URL('dist/pglite.js', ledgerDir).href);
+const requireFromLedger = createRequire(new URL('package.json', ledgerDir));
+const { default: postgres } = await import(pathToFileURL(requireFromLedger.resolve('postgres')).href);
+
+const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
+const reps = Number(process.env.BENCH_REPS ?? 1);
+const clientCounts = [1, 8, 32];
+const hotClients = 32;
+const accountCount = 1000;
+const pgliteAccountCount = 100;
+const fundMicro = 10n ** 12n; // never runs out: the bench measures the admitted path
+const holdMicro = 1_000n;
+const costMicro = 700n;
+const profilePairs = 50;
+
+const databaseName = `arrakis_bench_${randomBytes(5).toString('hex')}`;
+const benchUrl = (() => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${databaseName}`;
+  return url.toString();
+})();
+const log = (...parts) => console.error(...parts);
+
+const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+await admin.unsafe(`create database "${databaseName}"`);
+log(`database ${databaseName} created on ${new URL(serverUrl).host}`);
+
+/** Creates `count` accounts, each with one lot of `fundMicro`, on `pairs` concurrent workers. */
+async function fundAccounts(ledger, count, prefix, workers = 16) {
+  const ids = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < count) {
+        const i = next++;
+        const { account } = await ledger.createAccount({ entityType: 'bench', entityId: `${prefix}-${i}` });
+        await ledger.mint({ accountId: account.id, amountMicro: fundMicro, sourceType: 'grant' });
+        ids[i] = account.id;
+      }
+    }),
+  );
+  return ids;
+}
+
+const pair = (ledger, accountIdOf) => async (i) => {
+  const { reservation } = await ledger.reserve({ accountId: accountIdOf(i), amountMicro: holdMicro });
+  await ledger.finalize({ reservationId: reservation.id, actualCostMicro: costMicro });
+};
+
+const figures = {};
+const keep = (id, result) => {
+  if (!figures[id] || result.opsPerSecond > figures[id].opsPerSecond) figures[id] = result;
+};
+let profile = null;
+
+try {
+  // Setup: ledger schema and pgbench tables side by side in the same fresh database.
+  const setup = openPostgresLedgerDb({ url: benchUrl, max: 16 });
+  await migrateLedger(setup.db, 'postgres');
+  await pgbenchInit({ url: benchUrl, scale: 1 });
+  const setupLedger = createLedger({ db: setup.db });
+  const t0 = Date.now();
+  const accountIds = await fundAccounts(setupLedger, accountCount, 'spread');
+  const [hotAccountId] = await fundAccounts(setupLedger, 1, 'hot', 1);
+  log(`funded ${accountCount} accounts + 1 hot account in ${Date.now() - t0} ms`);
+  await setup.close();
+
+  // Statements (≈ round trips) per reserve and per finalize, counted by the driver on a serial loop.
+  {
+    let statements = 0;
+    const texts = new Map();
+    const sql = postgres(benchUrl, {
+      max: 1,
+      onnotice: () => {},
+      types: { bigint: postgres.BigInt },
+      debug: (_connection, query) => {
+        statements += 1;
+        const head = query.replace(/\s+/g, ' ').trim().slice(0, 60);
+        texts.set(head, (texts.get(head) ?? 0) + 1);
+      },
+    });
+    const handle = openPostgresLedgerDb({ sql });
+    const ledger = createLedger({ db: handle.db });
+    let reserveStatements = 0;
+    let finalizeStatements = 0;
+    for (let i = 0; i < profilePairs; i += 1) {
+      const before = statements;
+      const { reservation } = await ledger.reserve({ accountId: accountIds[i], amountMicro: holdMicro });
+      const mid = statements;
+      await ledger.finalize({ reservationId: reservation.id, actualCostMicro: costMicro });
+      reserveStatements += mid - before;
+      finalizeStatements += statements - mid;
+    }
+    await sql.end({ timeout: 5 });
+    profile = {
+      statementsPerReserve: reserveStatements / profilePairs,
+      statementsPerFinalize: finalizeStatements / profilePairs,
+      statementsPerPair: (reserveStatements + finalizeStatements) / profilePairs,
+      statements: Object.fromEntries(
+        [...texts.entries()].sort((a, b) => b[1] - a[1]).map(([text, n]) => [text, n / profilePairs]),
+      ),
+    };
+    log(
+      `statements per reserve ${profile.statementsPerReserve}, per finalize ${profile.statementsPerFinalize}:`,
+      profile.statements,
+    );
+  }
+
+  const seconds = Math.max(1, Math.round(durationMs / 1000));
+  for (let rep = 0; rep < reps; rep += 1) {
+    for (const clients of clientCounts) {
+      const pg = await pgbenchTpcb({ url: benchUrl, clients, seconds });
+      keep(`pgbench@${clients}`, { opsPerSecond: pg.tps, latencyAvgMs: pg.latencyAvgMs });
+      log(`pgbench tpcb-like  clients=${String(clients).padStart(2)} rep ${rep + 1}  tps=${pg.tps}`);
+
+      const handle = openPostgresLedgerDb({ url: benchUrl, max: clients });
+      const ledger = createLedger({ db: handle.db });
+      const result = await closedLoop({
+        op: pair(ledger, (i) => accountIds[i % accountIds.length]),
+        inFlight: clients,
+        durationMs,
+      });
+      await handle.close();
+      keep(`ledger@${clients}`, result);
+      log(`ledger pairs       clients=${String(clients).padStart(2)} rep ${rep + 1}  ${JSON.stringify(result)}`);
+    }
+    const handle = openPostgresLedgerDb({ url: benchUrl, max: hotClients });
+    const ledger = createLedger({ db: handle.db });
+    const hot = await closedLoop({ op: pair(ledger, () => hotAccountId), inFlight: hotClients, durationMs });
+    await handle.close();
+    keep(`ledgerHot@${hotClients}`, hot);
+    log(`ledger hot account clients=${hotClients} rep ${rep + 1}  ${JSON.stringify(hot)}`);
+  }
+
+  // PGlite in process: one connection, transactions one at a time.
+  {
+    const handle = await openPgliteLedgerDb();
+    await migrateLedger(handle.db, 'pglite');
+    const ledger = createLedger({ db: handle.db });
+    const ids = await fundAccounts(ledger, pgliteAccountCount, 'pglite', 1);
+    for (let rep = 0; rep < reps; rep += 1) {
+      const result = await closedLoop({ op: pair(ledger, (i) => ids[i % ids.length]), inFlight: 1, durationMs });
+      keep('pglite@1', result);
+      log(`pglite pairs       clients= 1 rep ${rep + 1}  ${JSON.stringify(result)}`);
+    }
+    await handle.close();
+  }
+} finally {
+  await admin.unsafe(`drop database if exists "${databaseName}" with (force)`);
+  await admin.end({ timeout: 5 });
+  log(`database ${databaseName} dropped`);
+}
+
+const ops = (id) => figures[id].opsPerSecond;
+const ratio = (a, b) => Number((ops(a) / ops(b)).toFixed(3));
+// A pair is two ledger transactions (reserve, finalize); the issue words its goal as ledger operations/s, the
+// brief as pairs/s: both ratios are printed, the goal is checked on pairs (the stricter one).
+const opsRatio = (clients) => Number(((2 * ops(`ledger@${clients}`)) / ops(`pgbench@${clients}`)).toFixed(3));
+const ratios = {
+  ledger_vs_pgbench_at_1: ratio('ledger@1', 'pgbench@1'),
+  ledger_vs_pgbench_at_8: ratio('ledger@8', 'pgbench@8'),
+  ledger_vs_pgbench_at_32: ratio('ledger@32', 'pgbench@32'),
+  ledger_ops_vs_pgbench_at_1: opsRatio(1),
+  ledger_ops_vs_pgbench_at_8: opsRatio(8),
+  ledger_ops_vs_pgbench_at_32: opsRatio(32),
+  hot_at_32_vs_ledger_at_8: ratio(`ledgerHot@${hotClients}`, 'ledger@8'),
+};
+const goals = {
+  'ledger_vs_pgbench_at_8 >= 0.5': ratios.ledger_vs_pgbench_at_8 >= 0.5,
+  'hot_at_32_vs_ledger_at_8 >= 0.3': ratios.hot_at_32_vs_ledger_at_8 >= 0.3,
+};
+
+log('');
+log('clients  pgbench tps  ledger pairs/s  pairs/tps  ops/tps (2 ops a pair)');
+for (const c of clientCounts) {
+  log(
+    `${String(c).padStart(7)}  ${String(ops(`pgbench@${c}`)).padStart(11)}  ${String(ops(`ledger@${c}`)).padStart(14)}  ${String(ratio(`ledger@${c}`, `pgbench@${c}`)).padStart(9)}  ${opsRatio(c)}`,
+  );
+}
+log(
+  `hot account at ${hotClients}: ${ops(`ledgerHot@${hotClients}`)} pairs/s (${ratios.hot_at_32_vs_ledger_at_8} × ledger@8)`,
+);
+log(`PGlite in process, serial: ${ops('pglite@1')} pairs/s`);
+log(`goals: ${JSON.stringify(goals)}`);
+// A measurement whose operations failed measures the failure path, not the ledger: say so and exit non-zero.
+const failed = Object.entries(figures).filter(([, f]) => (f.errors ?? 0) > 0);
+if (failed.length > 0) {
+  log(`FAILED operations in: ${failed.map(([id, f]) => `${id} (${f.errors})`).join(', ')}`);
+  process.exitCode = 1;
+}
+
+console.log(
+  JSON.stringify({
+    bench: 'ledger',
+    server: new URL(serverUrl).host,
+    durationMs,
+    reps,
+    accounts: accountCount,
+    pair: `reserve ${holdMicro} + finalize ${costMicro} (live)`,
+    figures,
+    baseline: 'pgbench -b tpcb-like -j 2 -n, scale 1, same server, same run',
+    ratio: ratios,
+    goals,
+    profile,
+  }),
+);

@@ -1,0 +1,391 @@
+/**
+ * Typed errors of @arrakis/billing-ledger. Every error has a stable `code`, a message that quotes the bad
+ * value and says what was expected, JSON-safe `details` (amounts as base-10 strings) and an optional `cause`.
+ */
+
+/** Stable codes of every error this package throws. */
+export type LedgerErrorCode =
+  | 'invalid_amount'
+  | 'invalid_argument'
+  | 'invalid_cursor'
+  | 'account_not_found'
+  | 'lot_not_found'
+  | 'reservation_not_found'
+  | 'insufficient_credits'
+  | 'reservation_not_pending'
+  | 'finalize_conflict'
+  | 'idempotency_key_reused'
+  | 'duplicate_source'
+  | 'lot_has_pending_holds'
+  | 'already_refunded';
+
+/** JSON-safe details of a {@link LedgerError}. */
+export type LedgerErrorDetails = Record<string, unknown>;
+
+/**
+ * The HTTP status of every error code, so the gateway maps codes in one place: 400 for bad input, 404 for unknown
+ * ids, 402 for insufficient credits, 409 for state conflicts.
+ *
+ * @example
+ * app.onError((error, c) =>
+ *   error instanceof LedgerError ? c.json(error.toJSON(), ledgerErrorHttpStatus[error.code]) : c.json({ error: 'internal' }, 500),
+ * );
+ */
+export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 | 404 | 409>> = Object.freeze({
+  invalid_amount: 400,
+  invalid_argument: 400,
+  invalid_cursor: 400,
+  account_not_found: 404,
+  lot_not_found: 404,
+  reservation_not_found: 404,
+  insufficient_credits: 402,
+  reservation_not_pending: 409,
+  finalize_conflict: 409,
+  idempotency_key_reused: 409,
+  duplicate_source: 409,
+  lot_has_pending_holds: 409,
+  already_refunded: 409,
+});
+
+/**
+ * Base error of @arrakis/billing-ledger.
+ *
+ * @example
+ * try {
+ *   await ledger.reserve({ accountId, amountMicro: 5_000_000n });
+ * } catch (error) {
+ *   if (error instanceof LedgerError && error.code === 'insufficient_credits') console.log(error.details);
+ *   else throw error;
+ * }
+ */
+export class LedgerError extends Error {
+  override readonly name: string = 'LedgerError';
+  readonly code: LedgerErrorCode;
+  readonly details: LedgerErrorDetails;
+  constructor(code: LedgerErrorCode, message: string, options: { details?: LedgerErrorDetails; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** The HTTP status of this error's code (see {@link ledgerErrorHttpStatus}). */
+  get httpStatus(): 400 | 402 | 404 | 409 {
+    return ledgerErrorHttpStatus[this.code];
+  }
+
+  /**
+   * The wire body `{ error, message, details }`.
+   *
+   * @example
+   * return c.json(error.toJSON(), error.httpStatus);
+   */
+  toJSON(): { error: LedgerErrorCode; message: string; details: LedgerErrorDetails } {
+    return { error: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Options every subclass accepts after its message. */
+export interface LedgerErrorOptions {
+  details?: LedgerErrorDetails;
+  cause?: unknown;
+}
+
+/** Quotes a value for an error message (`"abc"`, `12n`, `undefined`, `[object]`); never throws. */
+export function quoteValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function' || typeof value === 'symbol') return String(typeof value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return `[${typeof value}]`;
+  }
+}
+
+/**
+ * An amount is not a canonical micro-USD value in bounds (wire string, bigint, or USD decimal string).
+ *
+ * @example
+ * throw new InvalidAmountError('amountMicro "01" must be canonical base-10 digits', { details: { field: 'amountMicro', value: '01' } });
+ */
+export class InvalidAmountError extends LedgerError {
+  override readonly name = 'InvalidAmountError';
+  constructor(message: string, options: LedgerErrorOptions = {}) {
+    super('invalid_amount', message, options);
+  }
+}
+
+/**
+ * An argument other than an amount breaks its rule (an id, a pool, a ttl, a mode, a limit, an option).
+ *
+ * @example
+ * throw new InvalidArgumentError('ttlMs 0 must be an integer from 1 to 86400000', { details: { field: 'ttlMs', value: 0 } });
+ */
+export class InvalidArgumentError extends LedgerError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(message: string, options: LedgerErrorOptions = {}) {
+    super('invalid_argument', message, options);
+  }
+}
+
+/**
+ * A pagination cursor is malformed or was not issued by this ledger.
+ *
+ * @example
+ * throw new InvalidCursorError('x');
+ */
+export class InvalidCursorError extends LedgerError {
+  override readonly name = 'InvalidCursorError';
+  constructor(cursor: unknown, options: LedgerErrorOptions = {}) {
+    super('invalid_cursor', `cursor ${quoteValue(cursor)} is not a cursor this ledger issued`, {
+      ...options,
+      details: { cursor: typeof cursor === 'string' ? cursor : quoteValue(cursor), ...options.details },
+    });
+  }
+}
+
+/**
+ * No account has this id.
+ *
+ * @example
+ * throw new AccountNotFoundError('acc_missing');
+ */
+export class AccountNotFoundError extends LedgerError {
+  override readonly name = 'AccountNotFoundError';
+  readonly accountId: string;
+  constructor(accountId: string, options: LedgerErrorOptions = {}) {
+    super('account_not_found', `account ${quoteValue(accountId)} does not exist`, {
+      ...options,
+      details: { accountId, ...options.details },
+    });
+    this.accountId = accountId;
+  }
+}
+
+/**
+ * No lot has this id.
+ *
+ * @example
+ * throw new LotNotFoundError('lot_missing');
+ */
+export class LotNotFoundError extends LedgerError {
+  override readonly name = 'LotNotFoundError';
+  readonly lotId: string;
+  constructor(lotId: string, options: LedgerErrorOptions = {}) {
+    super('lot_not_found', `lot ${quoteValue(lotId)} does not exist`, {
+      ...options,
+      details: { lotId, ...options.details },
+    });
+    this.lotId = lotId;
+  }
+}
+
+/**
+ * No reservation (hold) has this id.
+ *
+ * @example
+ * throw new ReservationNotFoundError('res_missing');
+ */
+export class ReservationNotFoundError extends LedgerError {
+  override readonly name = 'ReservationNotFoundError';
+  readonly reservationId: string;
+  constructor(reservationId: string, options: LedgerErrorOptions = {}) {
+    super('reservation_not_found', `reservation ${quoteValue(reservationId)} does not exist`, {
+      ...options,
+      details: { reservationId, ...options.details },
+    });
+    this.reservationId = reservationId;
+  }
+}
+
+/** Details of an {@link InsufficientCreditsError}. */
+export interface InsufficientCreditsDetails {
+  accountId: string;
+  poolId: string;
+  requestedMicro: bigint;
+  availableMicro: bigint;
+}
+
+/**
+ * The account's usable lots (the pool, then `general`; unexpired) hold less than the amount asked for; nothing
+ * was written. `details` carries requestedMicro, availableMicro, shortfallMicro (base-10 strings) and poolId.
+ *
+ * @example
+ * throw new InsufficientCreditsError({ accountId: 'acc_1', poolId: 'general', requestedMicro: 5n, availableMicro: 2n });
+ */
+export class InsufficientCreditsError extends LedgerError {
+  override readonly name = 'InsufficientCreditsError';
+  readonly accountId: string;
+  readonly poolId: string;
+  readonly requestedMicro: bigint;
+  readonly availableMicro: bigint;
+  readonly shortfallMicro: bigint;
+  constructor(input: InsufficientCreditsDetails, options: Omit<LedgerErrorOptions, 'details'> = {}) {
+    const shortfallMicro = input.requestedMicro - input.availableMicro;
+    super(
+      'insufficient_credits',
+      `account ${quoteValue(input.accountId)} has ${input.availableMicro} micro-USD available in pool ` +
+        `${quoteValue(input.poolId)}, ${input.requestedMicro} requested (short by ${shortfallMicro})`,
+      {
+        ...options,
+        details: {
+          accountId: input.accountId,
+          poolId: input.poolId,
+          requestedMicro: input.requestedMicro.toString(),
+          availableMicro: input.availableMicro.toString(),
+          shortfallMicro: shortfallMicro.toString(),
+        },
+      },
+    );
+    this.accountId = input.accountId;
+    this.poolId = input.poolId;
+    this.requestedMicro = input.requestedMicro;
+    this.availableMicro = input.availableMicro;
+    this.shortfallMicro = shortfallMicro;
+  }
+}
+
+/**
+ * The reservation is no longer pending (finalized, released or expired) so it cannot be finalized or released.
+ *
+ * @example
+ * throw new ReservationNotPendingError('res_1', 'expired');
+ */
+export class ReservationNotPendingError extends LedgerError {
+  override readonly name = 'ReservationNotPendingError';
+  readonly reservationId: string;
+  readonly status: string;
+  constructor(reservationId: string, status: string, options: LedgerErrorOptions = {}) {
+    super('reservation_not_pending', `reservation ${quoteValue(reservationId)} is ${status}, not pending`, {
+      ...options,
+      details: { reservationId, status, ...options.details },
+    });
+    this.reservationId = reservationId;
+    this.status = status;
+  }
+}
+
+/**
+ * The hold was already finalized with another cost; a repeat finalize must report the same cost.
+ *
+ * @example
+ * throw new FinalizeConflictError('res_1', 700n, 900n);
+ */
+export class FinalizeConflictError extends LedgerError {
+  override readonly name = 'FinalizeConflictError';
+  readonly reservationId: string;
+  readonly finalizedCostMicro: bigint;
+  readonly requestedCostMicro: bigint;
+  constructor(
+    reservationId: string,
+    finalizedCostMicro: bigint,
+    requestedCostMicro: bigint,
+    options: LedgerErrorOptions = {},
+  ) {
+    super(
+      'finalize_conflict',
+      `reservation ${quoteValue(reservationId)} was finalized with ${finalizedCostMicro} micro-USD, ` +
+        `not ${requestedCostMicro}`,
+      {
+        ...options,
+        details: {
+          reservationId,
+          finalizedCostMicro: finalizedCostMicro.toString(),
+          requestedCostMicro: requestedCostMicro.toString(),
+          ...options.details,
+        },
+      },
+    );
+    this.reservationId = reservationId;
+    this.finalizedCostMicro = finalizedCostMicro;
+    this.requestedCostMicro = requestedCostMicro;
+  }
+}
+
+/**
+ * The idempotency key was already used for this operation with a different request.
+ *
+ * @example
+ * throw new IdempotencyKeyReusedError('mint', 'order-42');
+ */
+export class IdempotencyKeyReusedError extends LedgerError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  readonly scope: string;
+  readonly idempotencyKey: string;
+  constructor(scope: string, idempotencyKey: string, options: LedgerErrorOptions = {}) {
+    super(
+      'idempotency_key_reused',
+      `idempotency key ${quoteValue(idempotencyKey)} was already used for ${scope} with a different request`,
+      { ...options, details: { scope, idempotencyKey, ...options.details } },
+    );
+    this.scope = scope;
+    this.idempotencyKey = idempotencyKey;
+  }
+}
+
+/**
+ * A lot was already minted from this source (sourceType + sourceId); `details.lotId` names it.
+ *
+ * @example
+ * throw new DuplicateSourceError('stripe_payment', 'pi_123', 'lot_abc');
+ */
+export class DuplicateSourceError extends LedgerError {
+  override readonly name = 'DuplicateSourceError';
+  readonly sourceType: string;
+  readonly sourceId: string;
+  readonly lotId: string;
+  constructor(sourceType: string, sourceId: string, lotId: string, options: LedgerErrorOptions = {}) {
+    super(
+      'duplicate_source',
+      `source ${quoteValue(sourceType)} ${quoteValue(sourceId)} was already minted as lot ${quoteValue(lotId)}`,
+      { ...options, details: { sourceType, sourceId, lotId, ...options.details } },
+    );
+    this.sourceType = sourceType;
+    this.sourceId = sourceId;
+    this.lotId = lotId;
+  }
+}
+
+/**
+ * The lot has credit held by pending reservations (reserved > 0); release or finalize them first.
+ *
+ * @example
+ * throw new LotHasPendingHoldsError('lot_1', 300n);
+ */
+export class LotHasPendingHoldsError extends LedgerError {
+  override readonly name = 'LotHasPendingHoldsError';
+  readonly lotId: string;
+  readonly reservedMicro: bigint;
+  constructor(lotId: string, reservedMicro: bigint, options: LedgerErrorOptions = {}) {
+    super(
+      'lot_has_pending_holds',
+      `lot ${quoteValue(lotId)} has ${reservedMicro} micro-USD held by pending reservations`,
+      {
+        ...options,
+        details: { lotId, reservedMicro: reservedMicro.toString(), ...options.details },
+      },
+    );
+    this.lotId = lotId;
+    this.reservedMicro = reservedMicro;
+  }
+}
+
+/**
+ * The lot was already refunded.
+ *
+ * @example
+ * throw new AlreadyRefundedError('lot_1');
+ */
+export class AlreadyRefundedError extends LedgerError {
+  override readonly name = 'AlreadyRefundedError';
+  readonly lotId: string;
+  constructor(lotId: string, options: LedgerErrorOptions = {}) {
+    super('already_refunded', `lot ${quoteValue(lotId)} was already refunded`, {
+      ...options,
+      details: { lotId, ...options.details },
+    });
+    this.lotId = lotId;
+  }
+}

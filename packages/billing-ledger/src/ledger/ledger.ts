@@ -1,0 +1,180 @@
+import type { LedgerDb } from '../db/ledger-db.js';
+import { InvalidArgumentError, quoteValue } from '../errors.js';
+import { type Clock, systemClock } from '../ports/clock.js';
+import type {
+  Account,
+  Balance,
+  CreateAccountInput,
+  CreateAccountResult,
+  Entry,
+  FinalizeInput,
+  FinalizeResult,
+  LedgerEvent,
+  Lot,
+  MintInput,
+  MintResult,
+  Page,
+  RefundResult,
+  RefundTarget,
+  ReleaseResult,
+  Reservation,
+  ReserveInput,
+  ReserveResult,
+  SweepResult,
+  VerifyReport,
+  WriteOptions,
+} from '../types.js';
+import type { LedgerContext, LedgerFaults } from './context.js';
+import { createAccount } from './create-account.js';
+import { finalize } from './finalize.js';
+import { mint } from './mint.js';
+import { getAccount, getBalance, getReservation, listEntries, listEvents, listLots } from './reads.js';
+import { refund } from './refund.js';
+import { release } from './release.js';
+import { reserve } from './reserve.js';
+import { sweepExpiredHolds, sweepExpiredLots, sweepIdempotencyKeys } from './sweep.js';
+import { verify } from './verify.js';
+
+/** Hold lifetime when a reserve names none: 5 minutes. */
+export const holdTtlMsDefault = 300_000;
+/** Longest hold lifetime a ledger allows by default: 24 hours (the `holdTtlMsMax` option). */
+export const holdTtlMsMaxDefault = 86_400_000;
+/** Largest `holdTtlMsMax` a ledger accepts: 30 days. */
+export const holdTtlMsLimitMax = 30 * 86_400_000;
+/** How long idempotency keys are kept by default, and at least: 24 hours. */
+export const idempotencyTtlMsDefault = 86_400_000;
+/** Longest idempotency key retention accepted: 30 days. */
+export const idempotencyTtlMsMax = 30 * 86_400_000;
+/** Retries of a write that hit a serialization failure or deadlock, by default. */
+export const retryCountDefault = 5;
+/** Largest `retryCountMax` accepted. */
+export const retryCountLimitMax = 20;
+
+/** Options of {@link createLedger}. */
+export interface CreateLedgerOptions {
+  /** The ledger database (`openPgliteLedgerDb` or `openPostgresLedgerDb`), migrated with `migrateLedger`. */
+  db: LedgerDb;
+  /** Source of time (default the wall clock). */
+  clock?: Clock;
+  /** Hold lifetime when a reserve names none (default 300 000 ms); at most `holdTtlMsMax`. */
+  holdTtlMsDefault?: number;
+  /** Longest hold lifetime a reserve may ask for (default 86 400 000 ms, at most 30 days). */
+  holdTtlMsMax?: number;
+  /** How long idempotency keys are kept (default and minimum 86 400 000 ms, at most 30 days). */
+  idempotencyTtlMs?: number;
+  /** Retries of a write on serialization failure or deadlock (default 5, 0..20). */
+  retryCountMax?: number;
+  /**
+   * Test-only fault injection: `afterLotUpdate(operation)` runs inside each write's transaction after its lot rows
+   * were written and before its entries are inserted. Never set it in production.
+   */
+  faults?: LedgerFaults;
+}
+
+/** The ledger: every operation of DESIGN.md §3. See each function for its rules and errors. */
+export interface Ledger {
+  /** Creates the account of an entity, or returns the existing one (`created: false`). */
+  createAccount(input: CreateAccountInput, options?: WriteOptions): Promise<CreateAccountResult>;
+  /** One account; throws `AccountNotFoundError`. */
+  getAccount(accountId: string): Promise<Account>;
+  /** Mints a lot (debt paid first); a source mints once. */
+  mint(input: MintInput, options?: WriteOptions): Promise<MintResult>;
+  /** Places a hold in consumption order, or throws `InsufficientCreditsError` and changes nothing. */
+  reserve(input: ReserveInput, options?: WriteOptions): Promise<ReserveResult>;
+  /** Charges a hold with the actual cost (overrun per billing mode) and releases the rest. */
+  finalize(input: FinalizeInput, options?: WriteOptions): Promise<FinalizeResult>;
+  /** Releases a pending hold (idempotent), last drawn lot first. */
+  release(input: { reservationId: string }, options?: WriteOptions): Promise<ReleaseResult>;
+  /** Claws back a lot's unspent credit and records its consumed credit as debt. */
+  refund(target: RefundTarget, options?: WriteOptions): Promise<RefundResult>;
+  /** Balance now (expired lots excluded, swept or not). */
+  getBalance(accountId: string): Promise<Balance>;
+  /** The account's lots (live ones, or all with `includeEmpty`), in mint order. */
+  listLots(accountId: string, options?: { includeEmpty?: boolean }): Promise<Lot[]>;
+  /** The account's journal, newest first, cursor-paginated. */
+  listEntries(accountId: string, options?: { cursor?: string | null; limit?: number }): Promise<Page<Entry>>;
+  /** One hold with its lots; read-time expiry. */
+  getReservation(reservationId: string): Promise<Reservation>;
+  /** Expires pending holds past their expiry (one batch). */
+  sweepExpiredHolds(options?: { batchSizeMax?: number }): Promise<SweepResult>;
+  /** Moves the available credit of expired lots to expired (one batch). */
+  sweepExpiredLots(options?: { batchSizeMax?: number }): Promise<SweepResult>;
+  /** Deletes idempotency keys past their retention (one batch). */
+  sweepIdempotencyKeys(options?: { batchSizeMax?: number }): Promise<SweepResult>;
+  /** The event outbox, oldest first after the cursor. */
+  listEvents(options?: { after?: string | null; limit?: number }): Promise<Page<LedgerEvent>>;
+  /** Replays the journal and checks every invariant; never throws on a violation. */
+  verify(): Promise<VerifyReport>;
+}
+
+function intOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${name} ${quoteValue(value)} must be an integer from ${min} to ${max}`, {
+      details: { field: name, value: quoteValue(value) },
+    });
+  }
+  return value;
+}
+
+/**
+ * Creates the ledger over a migrated database. Each write runs in one READ COMMITTED transaction that locks the
+ * account row first and then its lots in consumption order, retries serialization failures and deadlocks up to
+ * `retryCountMax` times, writes its outbox events in the same transaction and takes an optional idempotency key.
+ *
+ * @throws {InvalidArgumentError} when an option breaks its rule.
+ * @example
+ * const { db } = await openPgliteLedgerDb();
+ * await migrateLedger(db);
+ * const ledger = createLedger({ db });
+ * const { account } = await ledger.createAccount({ entityType: 'user', entityId: 'u_42' });
+ * await ledger.mint({ accountId: account.id, amountMicro: 5_000_000n, sourceType: 'grant' });
+ * const { reservation } = await ledger.reserve({ accountId: account.id, amountMicro: 1_000_000n });
+ * await ledger.finalize({ reservationId: reservation.id, actualCostMicro: 750_000n });
+ */
+export function createLedger(options: CreateLedgerOptions): Ledger {
+  if (options === null || typeof options !== 'object' || options.db === null || typeof options.db !== 'object') {
+    throw new InvalidArgumentError('createLedger needs { db } (a LedgerDb)');
+  }
+  const clock = options.clock ?? systemClock;
+  if (clock === null || typeof clock !== 'object' || typeof clock.nowMs !== 'function') {
+    throw new InvalidArgumentError('clock must have a nowMs() method');
+  }
+  const holdTtlMsMax = intOption('holdTtlMsMax', options.holdTtlMsMax ?? holdTtlMsMaxDefault, 1, holdTtlMsLimitMax);
+  const ctx: LedgerContext = {
+    db: options.db,
+    clock,
+    holdTtlMsMax,
+    holdTtlMsDefault: intOption(
+      'holdTtlMsDefault',
+      options.holdTtlMsDefault ?? Math.min(holdTtlMsDefault, holdTtlMsMax),
+      1,
+      holdTtlMsMax,
+    ),
+    idempotencyTtlMs: intOption(
+      'idempotencyTtlMs',
+      options.idempotencyTtlMs ?? idempotencyTtlMsDefault,
+      idempotencyTtlMsDefault,
+      idempotencyTtlMsMax,
+    ),
+    retryCountMax: intOption('retryCountMax', options.retryCountMax ?? retryCountDefault, 0, retryCountLimitMax),
+    faults: options.faults ?? {},
+  };
+  return {
+    createAccount: (input, writeOptions) => createAccount(ctx, input, writeOptions),
+    getAccount: (accountId) => getAccount(ctx, accountId),
+    mint: (input, writeOptions) => mint(ctx, input, writeOptions),
+    reserve: (input, writeOptions) => reserve(ctx, input, writeOptions),
+    finalize: (input, writeOptions) => finalize(ctx, input, writeOptions),
+    release: (input, writeOptions) => release(ctx, input, writeOptions),
+    refund: (target, writeOptions) => refund(ctx, target, writeOptions),
+    getBalance: (accountId) => getBalance(ctx, accountId),
+    listLots: (accountId, listOptions) => listLots(ctx, accountId, listOptions),
+    listEntries: (accountId, listOptions) => listEntries(ctx, accountId, listOptions),
+    getReservation: (reservationId) => getReservation(ctx, reservationId),
+    sweepExpiredHolds: (sweepOptions) => sweepExpiredHolds(ctx, sweepOptions),
+    sweepExpiredLots: (sweepOptions) => sweepExpiredLots(ctx, sweepOptions),
+    sweepIdempotencyKeys: (sweepOptions) => sweepIdempotencyKeys(ctx, sweepOptions),
+    listEvents: (listOptions) => listEvents(ctx, listOptions),
+    verify: () => verify(ctx),
+  };
+}

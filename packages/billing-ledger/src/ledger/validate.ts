@@ -1,0 +1,222 @@
+/**
+ * Input rules of the ledger operations. Every check runs before any I/O and throws a typed error that quotes
+ * the bad value.
+ */
+
+import { type BillingMode, billingModes } from '../db/schema.js';
+import { InvalidAmountError, InvalidArgumentError, quoteValue } from '../errors.js';
+import { amountMicroMax } from '../money/index.js';
+
+/** Longest id (account, lot, reservation) accepted. */
+export const idLengthMax = 128;
+/** Longest idempotency key accepted. */
+export const idempotencyKeyLengthMax = 255;
+/** Longest entity type, pool id or source type. */
+export const nameLengthMax = 64;
+/** Longest entity id or source id. */
+export const externalIdLengthMax = 255;
+/** Longest memo on a mint. */
+export const memoLengthMax = 1000;
+/** Latest expiry a lot may carry (9999-12-31T23:59:59.999Z). */
+export const expiresAtMsMax = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const idPattern = /^[A-Za-z0-9_.:-]+$/;
+const namePattern = /^[a-z0-9][a-z0-9_.:-]*$/;
+const printablePattern = /^[\x21-\x7e]+$/;
+const keyPattern = /^[\x20-\x7e]+$/;
+
+/**
+ * An id of an account, lot or reservation: 1–128 of `A–Z a–z 0–9 _ . : -`.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertId('accountId', 'acc_1');
+ */
+export function assertId(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > idLengthMax || !idPattern.test(value)) {
+    throw new InvalidArgumentError(
+      `${field} ${quoteValue(value)} must be 1–${idLengthMax} characters of A–Z a–z 0–9 _ . : -`,
+      { details: { field, value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
+ * A pool id, source type or entity type: 1–64 of lower-case `a–z 0–9 _ . : -`, starting with a letter or digit.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertName('poolId', 'gpu');
+ */
+export function assertName(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > nameLengthMax || !namePattern.test(value)) {
+    throw new InvalidArgumentError(
+      `${field} ${quoteValue(value)} must be 1–${nameLengthMax} characters of a–z 0–9 _ . : - starting with a letter or digit`,
+      { details: { field, value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
+ * An external id (entity id, source id): 1–255 printable ASCII characters without spaces.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertExternalId('sourceId', 'pi_123');
+ */
+export function assertExternalId(field: string, value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > externalIdLengthMax ||
+    !printablePattern.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      `${field} ${quoteValue(value)} must be 1–${externalIdLengthMax} printable ASCII characters without spaces`,
+      { details: { field, value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
+ * An idempotency key: 1–255 printable ASCII characters (spaces allowed inside).
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertIdempotencyKey('order-42');
+ */
+export function assertIdempotencyKey(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > idempotencyKeyLengthMax ||
+    !keyPattern.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      `idempotencyKey ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
+      { details: { field: 'idempotencyKey', value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
+ * A bigint amount of micro-USD in `[minMicro, maxMicro]` (default 1 to 10^15).
+ *
+ * @throws {InvalidAmountError}
+ * @example
+ * assertAmountMicro('amountMicro', 1_500_000n);
+ */
+export function assertAmountMicro(
+  field: string,
+  value: unknown,
+  bounds: { minMicro?: bigint; maxMicro?: bigint } = {},
+): asserts value is bigint {
+  const minMicro = bounds.minMicro ?? 1n;
+  const maxMicro = bounds.maxMicro ?? amountMicroMax;
+  if (typeof value !== 'bigint' || value < minMicro || value > maxMicro) {
+    throw new InvalidAmountError(
+      `${field} ${quoteValue(value)} must be a bigint of micro-USD from ${minMicro} to ${maxMicro}`,
+      { details: { field, value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
+ * An integer number of milliseconds in `[1, maxMs]`.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertDurationMs('ttlMs', 60_000, 86_400_000);
+ */
+export function assertDurationMs(field: string, value: unknown, maxMs: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > maxMs) {
+    throw new InvalidArgumentError(`${field} ${quoteValue(value)} must be an integer from 1 to ${maxMs}`, {
+      details: { field, value: quoteValue(value) },
+    });
+  }
+}
+
+/**
+ * A page size: an integer in `[1, max]`.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertCount('limit', 50, 200);
+ */
+export function assertCount(field: string, value: unknown, max: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(`${field} ${quoteValue(value)} must be an integer from 1 to ${max}`, {
+      details: { field, value: quoteValue(value) },
+    });
+  }
+}
+
+/**
+ * A billing mode: `live`, `soft` or `shadow`.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertBillingMode('soft');
+ */
+export function assertBillingMode(value: unknown): asserts value is BillingMode {
+  if (typeof value !== 'string' || !(billingModes as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`billingMode ${quoteValue(value)} must be one of ${billingModes.join(', ')}`, {
+      details: { field: 'billingMode', value: quoteValue(value) },
+    });
+  }
+}
+
+/**
+ * A lot expiry: a valid `Date` after `nowMs` and no later than year 9999.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertFutureDate('expiresAt', new Date('2027-01-01'), Date.now());
+ */
+export function assertFutureDate(field: string, value: unknown, nowMs: number): asserts value is Date {
+  const ms = value instanceof Date ? value.getTime() : Number.NaN;
+  if (!Number.isFinite(ms) || ms <= nowMs || ms > expiresAtMsMax) {
+    throw new InvalidArgumentError(
+      `${field} ${value instanceof Date && Number.isFinite(ms) ? value.toISOString() : quoteValue(value)} must be a Date after now (${new Date(nowMs).toISOString()}) and before year 10000`,
+      {
+        details: {
+          field,
+          value: value instanceof Date && Number.isFinite(ms) ? value.toISOString() : quoteValue(value),
+        },
+      },
+    );
+  }
+}
+
+/**
+ * A free-text memo: a string of at most 1000 characters.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertMemo('welcome grant');
+ */
+export function assertMemo(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length > memoLengthMax) {
+    throw new InvalidArgumentError(
+      `memo ${quoteValue(value)} must be a string of at most ${memoLengthMax} characters`,
+      {
+        details: { field: 'memo', value: quoteValue(value) },
+      },
+    );
+  }
+}
+
+/**
+ * An options object or input object (not null, not an array).
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertObject('input', { accountId: 'acc_1' });
+ */
+export function assertObject(field: string, value: unknown): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(`${field} ${quoteValue(value)} must be an object`, {
+      details: { field, value: quoteValue(value) },
+    });
+  }
+}
