@@ -1,6 +1,5 @@
 // Quick start for @arrakis/atomic-counter: a rate-limited Hono route, a daily spend cap and a nonce store.
-// Run it with `node --experimental-strip-types examples/quick-start.ts` after `pnpm build`; CI runs it in
-// examples/quick-start.test.ts.
+// CI runs it through examples/quick-start.test.ts (`node_modules/.bin/vitest run packages/atomic-counter/examples`).
 import { pathToFileURL } from 'node:url';
 import {
   memoryBackend,

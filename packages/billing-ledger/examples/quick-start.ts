@@ -1,6 +1,6 @@
 // Quick start for @arrakis/billing-ledger: prepaid credits on an embedded PGlite database — mint a lot, hold an
 // estimate before a metered call, charge the actual cost, read the balance and the journal, verify the books.
-// Run it with `node --experimental-strip-types examples/quick-start.ts` after `pnpm build`.
+// CI runs it through examples/quick-start.test.ts (`node_modules/.bin/vitest run packages/billing-ledger/examples`).
 import { pathToFileURL } from 'node:url';
 import { createLedger, InsufficientCreditsError, migrateLedger, parseMicro, usdToMicro } from '@arrakis/billing-ledger';
 import { openPgliteLedgerDb } from '@arrakis/billing-ledger/pglite';

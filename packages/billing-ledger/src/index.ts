@@ -8,6 +8,7 @@
 export type { LedgerDb, LedgerDbHandle, LedgerDbKind, LedgerSchema } from './db/ledger-db.js';
 export { execRows } from './db/ledger-db.js';
 export { ledgerMigrationsFolder, migrateLedger } from './db/migrate.js';
+export { billingModes, buckets, entryKinds, reservationStatuses } from './db/schema.js';
 export type { InsufficientCreditsDetails, LedgerErrorCode, LedgerErrorDetails, LedgerErrorOptions } from './errors.js';
 export {
   AccountNotFoundError,

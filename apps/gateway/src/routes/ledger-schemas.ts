@@ -1,7 +1,7 @@
 // Wire shapes of the ledger routes (accounts, reservations, events): request validation with the ledger's one
 // amount parser, response schemas for the OpenAPI document, and the functions that turn ledger values into them.
 import type { Account, Balance, Entry, HoldLot, LedgerEvent, Lot, Reservation } from '@arrakis/billing-ledger';
-import { InvalidAmountError } from '@arrakis/billing-ledger';
+import { billingModes, buckets, entryKinds, InvalidAmountError, reservationStatuses } from '@arrakis/billing-ledger';
 import { amountMicroMax, formatMicro, parseMicro } from '@arrakis/billing-ledger/money';
 import { z } from '@hono/zod-openapi';
 import type { Principal } from '../context.js';
@@ -250,20 +250,10 @@ export const EntrySchema = z
     accountId: z.string(),
     lotId: z.string().nullable(),
     reservationId: z.string().nullable(),
-    kind: z.enum([
-      'mint',
-      'reserve',
-      'release',
-      'consume',
-      'expire_lot',
-      'expire_hold',
-      'refund',
-      'distribute',
-      'adjust',
-    ]),
+    kind: z.enum(entryKinds),
     amountMicro: micro('Moved from `fromBucket` to `toBucket` of the lot (> 0).'),
-    fromBucket: z.enum(['external', 'available', 'reserved', 'consumed', 'expired', 'refunded']),
-    toBucket: z.enum(['external', 'available', 'reserved', 'consumed', 'expired', 'refunded']),
+    fromBucket: z.enum(buckets),
+    toBucket: z.enum(buckets),
     availableAfterMicro: micro("The account's available balance after this entry."),
     ruleId: z.string().nullable(),
     ruleVersion: z.number().int().nullable(),
@@ -285,8 +275,8 @@ const reservationFields = {
   id: z.string().openapi({ example: 'res_01J0Z3' }),
   accountId: z.string(),
   poolId: z.string(),
-  status: z.enum(['pending', 'finalized', 'released', 'expired']),
-  billingMode: z.enum(['live', 'soft', 'shadow']),
+  status: z.enum(reservationStatuses),
+  billingMode: z.enum(billingModes),
   amountMicro: micro('The amount held.'),
   expiresAt: time(),
   createdAt: time(),
@@ -315,7 +305,7 @@ export const ReleaseResultSchema = z
 export const FinalizeResultSchema = z
   .object({
     id: z.string(),
-    status: z.enum(['pending', 'finalized', 'released', 'expired']),
+    status: z.enum(reservationStatuses),
     actualCostMicro: micro(),
     chargedMicro: micro('Consumed from the account.'),
     releasedMicro: micro('Returned to available.'),

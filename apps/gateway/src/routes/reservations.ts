@@ -1,3 +1,4 @@
+import { billingModes } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { accountFor } from './accounts.js';
@@ -34,7 +35,7 @@ const ReserveBodySchema = z
       .max(holdTtlSecondsMax)
       .optional()
       .openapi({ example: 300, description: `Hold lifetime, 1-${holdTtlSecondsMax} s (default 300).` }),
-    billingMode: z.enum(['live', 'soft', 'shadow']).optional().openapi({
+    billingMode: z.enum(billingModes).optional().openapi({
       description:
         'What finalize does with a cost above the hold: `live` (default) charges the hold and records the overrun; `soft` also charges the excess from other credit; `shadow` charges nothing and records what would have been charged.',
     }),
