@@ -7,19 +7,13 @@
 // BENCH_DURATION_MS (default 5000 per measurement), BENCH_REPS (default 1; the best run of each is kept),
 // PGBENCH_BIN (default pgbench).
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+// The root script builds the ledger first: these resolve to packages/billing-ledger/dist.
+import { createLedger, migrateLedger } from '@arrakis/billing-ledger';
+import { openPgliteLedgerDb } from '@arrakis/billing-ledger/pglite';
+import { openPostgresLedgerDb } from '@arrakis/billing-ledger/postgres';
+import postgres from 'postgres';
 import { closedLoop } from './lib.mjs';
 import { pgbenchInit, pgbenchTpcb } from './pgbench.mjs';
-
-// The bench imports the BUILT ledger (the root script builds it first) and its drivers from the package's own
-// dependencies, so the bench workspace needs no extra install.
-const ledgerDir = new URL('../packages/billing-ledger/', import.meta.url);
-const { createLedger, migrateLedger } = await import(new URL('dist/index.js', ledgerDir).href);
-const { openPostgresLedgerDb } = await import(new URL('dist/postgres.js', ledgerDir).href);
-const { openPgliteLedgerDb } = await import(new URL('dist/pglite.js', ledgerDir).href);
-const requireFromLedger = createRequire(new URL('package.json', ledgerDir));
-const { default: postgres } = await import(pathToFileURL(requireFromLedger.resolve('postgres')).href);
 
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
