@@ -2,23 +2,14 @@ import {
   accountBodySchema,
   balanceBodySchema,
   entryPageBodySchema,
-  errorBodySchema,
   grantBodySchema,
   lotListBodySchema,
   nonCanonicalAmounts,
 } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
+import { errorOf, type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
 
 const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
-
-async function errorOf(response: Response, status: number, code: string) {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  const body = errorBodySchema.parse(JSON.parse(text));
-  expect(body.error).toBe(code);
-  return body;
-}
 
 describe(`account routes on ${backend}`, () => {
   let f: LedgerAppFixture;

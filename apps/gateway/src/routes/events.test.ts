@@ -1,14 +1,8 @@
-import { errorBodySchema, eventPageBodySchema } from '@arrakis/e2e-contracts';
+import { eventPageBodySchema } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
+import { errorOf, type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
 
 const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
-
-async function errorOf(response: Response, status: number, code: string) {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  expect(errorBodySchema.parse(JSON.parse(text)).error).toBe(code);
-}
 
 describe(`GET /v1/events on ${backend}`, () => {
   let f: LedgerAppFixture;

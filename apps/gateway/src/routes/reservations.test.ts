@@ -1,5 +1,4 @@
 import {
-  errorBodySchema,
   finalizeBodySchema,
   nonCanonicalAmounts,
   releaseBodySchema,
@@ -7,17 +6,9 @@ import {
   reserveBodySchema,
 } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
+import { errorOf, type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
 
 const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
-
-async function errorOf(response: Response, status: number, code: string) {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  const body = errorBodySchema.parse(JSON.parse(text));
-  expect(body.error).toBe(code);
-  return body;
-}
 
 describe(`reservation routes on ${backend}`, () => {
   let f: LedgerAppFixture;

@@ -1,6 +1,8 @@
 // Test support (not part of the build): the gateway app on a fresh ledger database (PGlite in memory, or a fresh
 // Postgres database when DATABASE_URL is set), tokens for each kind of caller, and a snapshot of an account's state
 // to prove that a refused request changed nothing.
+import { type ErrorBody, errorBodySchema } from '@arrakis/e2e-contracts';
+import { expect } from 'vitest';
 import { type AppFixture, type AppFixtureOptions, makeAppFixture } from './app-fixture.js';
 import { openTestLedgerDb, type TestLedgerDb } from './test-ledger-db.js';
 
@@ -136,4 +138,13 @@ export async function makeLedgerAppFixture(
     },
     close: () => db.close(),
   };
+}
+
+/** Asserts `response` is the JSON error `code` with `status` (the body is printed when the status differs) and returns the body. */
+export async function errorOf(response: Response, status: number, code: string): Promise<ErrorBody> {
+  const text = await response.text();
+  expect(response.status, text).toBe(status);
+  const body = errorBodySchema.parse(JSON.parse(text));
+  expect(body.error).toBe(code);
+  return body;
 }
