@@ -26,6 +26,15 @@ export const workspaceAlias = [
   { find: /^@arrakis\/billing-ledger\/pglite$/, replacement: root('./packages/billing-ledger/src/db/pglite.ts') },
   { find: /^@arrakis\/billing-ledger\/hono$/, replacement: root('./packages/billing-ledger/src/hono/index.ts') },
   { find: /^@arrakis\/billing-ledger$/, replacement: root('./packages/billing-ledger/src/index.ts') },
+  { find: /^@arrakis\/dev-chain$/, replacement: root('./packages/dev-chain/src/index.ts') },
   { find: /^@arrakis\/e2e-contracts$/, replacement: root('./packages/e2e-contracts/src/index.ts') },
+  {
+    find: /^@arrakis\/identity-trust\/postgres$/,
+    replacement: root('./packages/identity-trust/src/adapters/postgres/index.ts'),
+  },
+  { find: /^@arrakis\/identity-trust$/, replacement: root('./packages/identity-trust/src/index.ts') },
+  { find: /^@arrakis\/x402\/hono$/, replacement: root('./packages/x402/src/hono/index.ts') },
+  { find: /^@arrakis\/x402\/postgres$/, replacement: root('./packages/x402/src/adapters/postgres/index.ts') },
+  { find: /^@arrakis\/x402$/, replacement: root('./packages/x402/src/index.ts') },
   { find: /^@arrakis\/gateway$/, replacement: root('./apps/gateway/src/index.ts') },
 ];

@@ -2,11 +2,15 @@
 // clients (1000 funded accounts; postgres.js pool max = clients), one hot account at 32 clients, and the same
 // pair loop on PGlite in process (serial) — against pgbench `tpcb-like` at the same client counts on the same
 // server, in the same run, on a dedicated database `arrakis_bench_<random>` dropped at the end.
+// A ledger operation is one reserve or one finalize: a pair is two operations, and the goal (issue 3) compares
+// ledger operations/s with pgbench tps: ops/s at 8 clients ≥ 0.5 × tps, hot account at 32 ≥ 0.3 × ledger at 8.
 // Prints the figures and ratios, then ONE JSON line.
 // Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; the server to use, any database on it),
 // BENCH_DURATION_MS (default 5000 per measurement), BENCH_REPS (default 1; the best run of each is kept),
 // PGBENCH_BIN (default pgbench).
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+import { loadavg } from 'node:os';
 // The root script builds the ledger first: these resolve to packages/billing-ledger/dist.
 import { createLedger, migrateLedger } from '@arrakis/billing-ledger';
 import { openPgliteLedgerDb } from '@arrakis/billing-ledger/pglite';
@@ -34,6 +38,7 @@ const benchUrl = (() => {
   return url.toString();
 })();
 const log = (...parts) => console.error(...parts);
+const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
 
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
 await admin.unsafe(`create database "${databaseName}"`);
@@ -79,9 +84,16 @@ try {
   log(`funded ${accountCount} accounts + 1 hot account in ${Date.now() - t0} ms`);
   await setup.close();
 
-  // Statements (≈ round trips) per reserve and per finalize, counted by the driver on a serial loop.
+  // Statements and round trips (socket writes: pipelined statements share one) per reserve and per finalize,
+  // counted on a serial loop.
   {
     let statements = 0;
+    let writes = 0;
+    const socketWrite = Socket.prototype.write;
+    Socket.prototype.write = function countedWrite(...args) {
+      writes += 1;
+      return socketWrite.apply(this, args);
+    };
     const texts = new Map();
     const sql = postgres(benchUrl, {
       max: 1,
@@ -97,25 +109,38 @@ try {
     const ledger = createLedger({ db: handle.db });
     let reserveStatements = 0;
     let finalizeStatements = 0;
-    for (let i = 0; i < profilePairs; i += 1) {
-      const before = statements;
+    let reserveWrites = 0;
+    let finalizeWrites = 0;
+    // Warm up (the first use of a statement on a connection prepares it: one more round trip), then count.
+    for (let i = 0; i < 2 * profilePairs; i += 1) {
+      const counting = i >= profilePairs;
+      const before = [statements, writes];
       const { reservation } = await ledger.reserve({ accountId: accountIds[i], amountMicro: holdMicro });
-      const mid = statements;
+      const mid = [statements, writes];
       await ledger.finalize({ reservationId: reservation.id, actualCostMicro: costMicro });
-      reserveStatements += mid - before;
-      finalizeStatements += statements - mid;
+      if (counting) {
+        reserveStatements += mid[0] - before[0];
+        finalizeStatements += statements - mid[0];
+        reserveWrites += mid[1] - before[1];
+        finalizeWrites += writes - mid[1];
+      }
+      if (i === profilePairs - 1) texts.clear();
     }
+    Socket.prototype.write = socketWrite;
     await sql.end({ timeout: 5 });
     profile = {
       statementsPerReserve: reserveStatements / profilePairs,
       statementsPerFinalize: finalizeStatements / profilePairs,
       statementsPerPair: (reserveStatements + finalizeStatements) / profilePairs,
+      roundTripsPerReserve: reserveWrites / profilePairs,
+      roundTripsPerFinalize: finalizeWrites / profilePairs,
       statements: Object.fromEntries(
         [...texts.entries()].sort((a, b) => b[1] - a[1]).map(([text, n]) => [text, n / profilePairs]),
       ),
     };
     log(
-      `statements per reserve ${profile.statementsPerReserve}, per finalize ${profile.statementsPerFinalize}:`,
+      `statements per reserve ${profile.statementsPerReserve}, per finalize ${profile.statementsPerFinalize}; ` +
+        `round trips (socket writes) per reserve ${profile.roundTripsPerReserve}, per finalize ${profile.roundTripsPerFinalize}:`,
       profile.statements,
     );
   }
@@ -167,9 +192,12 @@ try {
 
 const ops = (id) => figures[id].opsPerSecond;
 const ratio = (a, b) => Number((ops(a) / ops(b)).toFixed(3));
-// A pair is two ledger transactions (reserve, finalize); the issue words its goal as ledger operations/s, the
-// brief as pairs/s: both ratios are printed, the goal is checked on pairs (the stricter one).
+// A pair is two ledger operations (one reserve, one finalize; each its own transaction). The goal is worded on
+// ledger operations/s against pgbench tps, so it is checked on operations; pairs/s and its ratio are printed too.
 const opsRatio = (clients) => Number(((2 * ops(`ledger@${clients}`)) / ops(`pgbench@${clients}`)).toFixed(3));
+for (const [id, figure] of Object.entries(figures)) {
+  if (id.startsWith('ledger') || id.startsWith('pglite')) figure.ledgerOpsPerSecond = 2 * figure.opsPerSecond;
+}
 const ratios = {
   ledger_vs_pgbench_at_1: ratio('ledger@1', 'pgbench@1'),
   ledger_vs_pgbench_at_8: ratio('ledger@8', 'pgbench@8'),
@@ -180,21 +208,21 @@ const ratios = {
   hot_at_32_vs_ledger_at_8: ratio(`ledgerHot@${hotClients}`, 'ledger@8'),
 };
 const goals = {
-  'ledger_vs_pgbench_at_8 >= 0.5': ratios.ledger_vs_pgbench_at_8 >= 0.5,
+  'ledger_ops_vs_pgbench_at_8 >= 0.5': ratios.ledger_ops_vs_pgbench_at_8 >= 0.5,
   'hot_at_32_vs_ledger_at_8 >= 0.3': ratios.hot_at_32_vs_ledger_at_8 >= 0.3,
 };
 
 log('');
-log('clients  pgbench tps  ledger pairs/s  pairs/tps  ops/tps (2 ops a pair)');
+log('clients  pgbench tps  ledger pairs/s  ledger ops/s  ops/tps  pairs/tps  client CPU ms/pair');
 for (const c of clientCounts) {
   log(
-    `${String(c).padStart(7)}  ${String(ops(`pgbench@${c}`)).padStart(11)}  ${String(ops(`ledger@${c}`)).padStart(14)}  ${String(ratio(`ledger@${c}`, `pgbench@${c}`)).padStart(9)}  ${opsRatio(c)}`,
+    `${String(c).padStart(7)}  ${String(ops(`pgbench@${c}`)).padStart(11)}  ${String(ops(`ledger@${c}`)).padStart(14)}  ${String(2 * ops(`ledger@${c}`)).padStart(12)}  ${String(opsRatio(c)).padStart(7)}  ${String(ratio(`ledger@${c}`, `pgbench@${c}`)).padStart(9)}  ${figures[`ledger@${c}`].clientCpuMsPerOp}`,
   );
 }
 log(
-  `hot account at ${hotClients}: ${ops(`ledgerHot@${hotClients}`)} pairs/s (${ratios.hot_at_32_vs_ledger_at_8} × ledger@8)`,
+  `hot account at ${hotClients}: ${ops(`ledgerHot@${hotClients}`)} pairs/s = ${2 * ops(`ledgerHot@${hotClients}`)} ops/s (${ratios.hot_at_32_vs_ledger_at_8} × ledger@8)`,
 );
-log(`PGlite in process, serial: ${ops('pglite@1')} pairs/s`);
+log(`PGlite in process, serial: ${ops('pglite@1')} pairs/s = ${2 * ops('pglite@1')} ops/s`);
 log(`goals: ${JSON.stringify(goals)}`);
 // A measurement whose operations failed measures the failure path, not the ledger: say so and exit non-zero.
 const failed = Object.entries(figures).filter(([, f]) => (f.errors ?? 0) > 0);
@@ -211,6 +239,13 @@ console.log(
     reps,
     accounts: accountCount,
     pair: `reserve ${holdMicro} + finalize ${costMicro} (live)`,
+    operation: 'one reserve or one finalize (a pair is 2 operations)',
+    units: {
+      'ledger*, pglite* opsPerSecond': 'pairs/s',
+      ledgerOpsPerSecond: 'operations/s',
+      'pgbench* opsPerSecond': 'tps',
+    },
+    loadavg: { start: loadAtStart, end: loadavg().map((x) => Number(x.toFixed(2))) },
     figures,
     baseline: 'pgbench -b tpcb-like -j 2 -n, scale 1, same server, same run',
     ratio: ratios,

@@ -1,5 +1,6 @@
 import { CounterError } from '@arrakis/atomic-counter';
 import { LedgerError, ledgerErrorHttpStatus } from '@arrakis/billing-ledger';
+import { IdentityError } from '@arrakis/identity-trust';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -8,14 +9,23 @@ import { createAuth } from './auth/middleware.js';
 import type { AppEnv } from './context.js';
 import type { AppDeps, GatewayApp, RouteContext } from './deps.js';
 import { codeForStatus, type ErrorBody, GatewayError, RequestValidationError } from './errors.js';
+import { identityErrorResponse } from './identity/errors.js';
 import { createGatewayMetrics } from './metrics.js';
+import { withPayments } from './payments.js';
 import { createRateLimits } from './rate-limit.js';
 import { requestContext } from './request-context.js';
 import { registerAccountRoutes } from './routes/accounts.js';
+import { registerAnchorRoutes } from './routes/anchors.js';
+import { registerCreditPackPurchaseRoutes } from './routes/credit-pack-purchase.js';
+import { registerCreditPackRoutes } from './routes/credit-packs.js';
+import { registerDistributionRoutes } from './routes/distributions.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerInternalRoutes } from './routes/internal.js';
+import { registerJwksRoutes } from './routes/jwks.js';
 import { registerProbeRoutes } from './routes/probes.js';
 import { registerReservationRoutes } from './routes/reservations.js';
+import { registerRevenueRuleRoutes } from './routes/revenue-rules.js';
 import { registerWhoamiRoutes } from './routes/whoami.js';
 
 /** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB. */
@@ -106,6 +116,7 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
         : error.message || 'the request was rejected';
     return errorResponse(c, new GatewayError(code, status as GatewayError['status'], message));
   }
+  if (error instanceof IdentityError) return identityErrorResponse(c, error);
   if (error instanceof LedgerError && Object.hasOwn(ledgerErrorHttpStatus, error.code)) {
     // Expected outcomes of the ledger (bad input, unknown id, insufficient credits, conflicts): one table maps
     // each code to its status (`ledgerErrorHttpStatus`).
@@ -208,7 +219,8 @@ export function createApp(deps: AppDeps): GatewayApp {
     clock: deps.clock,
   });
   const ctx: RouteContext = {
-    deps,
+    // Payments resolved once: `deps.payments`, or built from `config.payments` when enabled (no I/O).
+    deps: withPayments(deps),
     metrics,
     guard: (allowed, options) => [auth.require(allowed, options), limits.principal],
   };
@@ -218,6 +230,13 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerAccountRoutes(app, ctx);
   registerReservationRoutes(app, ctx);
   registerEventRoutes(app, ctx);
+  registerCreditPackRoutes(app, ctx);
+  registerCreditPackPurchaseRoutes(app, ctx);
+  registerDistributionRoutes(app, ctx);
+  registerRevenueRuleRoutes(app, ctx);
+  registerAnchorRoutes(app, ctx);
+  registerInternalRoutes(app, ctx);
+  registerJwksRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
 
   app.notFound((c) =>

@@ -4,10 +4,12 @@ import { parseArgs } from 'node:util';
 import { DevKeyError, loadOrCreateDevKey } from './auth/dev-key.js';
 import { mintToken, TokenOptionError } from './auth/tokens.js';
 import { audiences } from './context.js';
+import { anchorKeysCommand } from './identity/anchor-keys-cli.js';
 
 const usage = `Usage:
   arrakis-gateway token --aud <${audiences.join('|')}> --sub <id> [--scope a,b] [--ttl-seconds N]
                         [--data-dir DIR] [--issuer ISS]
+  arrakis-gateway anchor-keys list|rotate|retire [--data-dir DIR] [--alg ES256|EdDSA] [--kid KID]
 
 Prints a JWT signed with the development key in DATA_DIR/dev-jwk.json (created when absent, the same key the
 gateway uses in development). Defaults: --ttl-seconds 3600, --data-dir $DATA_DIR or ./.data,
@@ -76,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
       await token(rest);
       return 0;
     }
+    if (command === 'anchor-keys') return await anchorKeysCommand(rest);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(usage);
       return command === undefined ? 2 : 0;

@@ -1,5 +1,8 @@
 import type { JSONWebKeySet, JWK } from 'jose';
 import { z } from 'zod';
+import { type EconomyConfig, economyConfigFrom } from './economy-config.js';
+import { type IdentityConfig, identityConfigFrom, identityEnvShape } from './identity/config.js';
+import { type PaymentsConfig, paymentsConfigFrom } from './payments-config.js';
 
 /** Signature algorithms the gateway may accept. Anything else (none, HS*, RS*) is never allowed. */
 export const jwtAlgorithmsSupported = ['ES256', 'EdDSA'] as const;
@@ -78,6 +81,12 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** Timeout of one readiness check. */
   readyCheckTimeoutMs: number;
+  /** Trust policy, anchor tokens, rotations, chain RPC and SIWE domain (see `identity/config.ts`). */
+  identity: IdentityConfig;
+  /** Credit pack catalog and revenue rule cooldown (see `economy-config.ts`). */
+  economy: EconomyConfig;
+  /** x402 purchases of credit packs: network, token, payTo, facilitator (see `payments-config.ts`). */
+  payments: PaymentsConfig;
 }
 
 /** One invalid variable. */
@@ -155,6 +164,7 @@ const envSchema = z.object({
   LEDGER_DB_POOL_MAX: intFromEnv(1, ledgerDbPoolSizeMax).default(10),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 120_000).default(10_000),
   READY_CHECK_TIMEOUT_MS: intFromEnv(1, 60_000).default(2000),
+  ...identityEnvShape,
 });
 
 const publicKeyTypes: Record<JwtAlgorithm, { kty: string; crv: string }> = {
@@ -268,6 +278,9 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
         'JWT_PUBLIC_JWK or JWT_JWKS_URL is required when NODE_ENV=production (dev keys are for development only)',
     });
   }
+  const identity = identityConfigFrom(e, issues);
+  const economy = economyConfigFrom(env, issues);
+  const payments = paymentsConfigFrom({ ...env, NODE_ENV: e.NODE_ENV }, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     port: e.PORT,
@@ -289,6 +302,9 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
     ledger: { sweepIntervalMs: e.LEDGER_SWEEP_INTERVAL_MS, dbPoolMax: e.LEDGER_DB_POOL_MAX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     readyCheckTimeoutMs: e.READY_CHECK_TIMEOUT_MS,
+    identity,
+    economy,
+    payments,
   };
 }
 

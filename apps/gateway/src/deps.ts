@@ -8,7 +8,9 @@ import type { AuthKeyResolver } from './auth/keys.js';
 import type { RequireAuthOptions } from './auth/middleware.js';
 import type { GatewayConfig } from './config.js';
 import type { AppEnv, Audience, AuthedEnv } from './context.js';
+import type { GatewayIdentity } from './identity/gateway-identity.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { GatewayPayments } from './payments.js';
 import type { ReadinessCheck } from './readiness.js';
 
 /** Everything {@link createApp} needs. Building the app does no I/O: connections and files are opened by the caller. */
@@ -28,6 +30,13 @@ export interface AppDeps {
   clock: Clock;
   /** Prometheus registry `/metrics` serves; the gateway registers its metrics in it. */
   metrics: Registry;
+  /** Anchors, trust policy, anchor tokens and their keys (`createGatewayIdentity`). */
+  identity: GatewayIdentity;
+  /**
+   * x402 payment terms and facilitator (`createGatewayPayments`). Optional: when absent and `config.payments` is
+   * enabled, `createApp` builds them from the config (no I/O); when payments are off it is ignored.
+   */
+  payments?: GatewayPayments | undefined;
 }
 
 /** The gateway's Hono app (OpenAPI-aware). */

@@ -27,6 +27,8 @@ export type GatewayErrorCode =
   | 'rate_limiter_unavailable'
   | 'dependency_unavailable'
   | 'auth_unavailable'
+  | 'wallet_proof_required'
+  | 'ownership_check_unavailable'
   | 'internal_error';
 
 /** The one JSON error body: `{ error, message, details? }` (+ `requestId` on a 500). */

@@ -59,7 +59,8 @@ export interface LedgerSweepers {
 
 /** Options of {@link startLedgerSweepers}. */
 export interface LedgerSweepersOptions {
-  ledger: Pick<Ledger, 'sweepExpiredHolds' | 'sweepExpiredLots' | 'sweepIdempotencyKeys'>;
+  ledger: Pick<Ledger, 'sweepExpiredHolds' | 'sweepExpiredLots' | 'sweepIdempotencyKeys'> &
+    Partial<Pick<Ledger, 'activateDueRules'>>;
   /** Milliseconds between ticks; 0 starts nothing (`runOnce` still works). */
   intervalMs: number;
   logger: Logger;
@@ -67,9 +68,11 @@ export interface LedgerSweepersOptions {
 
 /**
  * Runs the ledger sweepers every `intervalMs`: expired holds (reserved → available, `expire_hold` entries),
- * expired lots (available → expired, `expire_lot` entries) and idempotency keys past their retention. Safe with
- * any number of gateway instances: the ledger locks the rows it sweeps with `FOR UPDATE SKIP LOCKED`. A tick
- * never overlaps the previous one; a failing sweeper is logged (warn) and the others still run.
+ * expired lots (available → expired, `expire_lot` entries), idempotency keys past their retention, and revenue
+ * rules whose cooldown has ended (`activateDueRules`, when the ledger has it). Safe with any number of gateway
+ * instances: the ledger locks the rows it sweeps with `FOR UPDATE SKIP LOCKED`, and rule activations take the
+ * ledger's governance lock in turn. A tick never overlaps the previous one; a failing sweeper is logged (warn) and
+ * the others still run.
  *
  * @example
  * ```ts
@@ -101,11 +104,24 @@ export function startLedgerSweepers(options: LedgerSweepersOptions): LedgerSweep
     }
   }
 
+  /** Writes the revenue rules whose cooldown has ended (reads already treat them as active). */
+  async function activateDueRules(activate: Ledger['activateDueRules']): Promise<void> {
+    try {
+      const { activated, superseded, activeRuleId } = await activate();
+      if (activated.length > 0) {
+        logger.info({ sweeper: 'revenue_rules', activated, superseded, activeRuleId }, 'revenue rules activated');
+      }
+    } catch (error) {
+      logger.warn({ err: error, sweeper: 'revenue_rules' }, 'ledger sweeper failed; it runs again next tick');
+    }
+  }
+
   async function tick(): Promise<void> {
     const batch = { batchSizeMax: sweepBatchSizeMax };
     await sweepBatches('expired_holds', () => ledger.sweepExpiredHolds(batch));
     await sweepBatches('expired_lots', () => ledger.sweepExpiredLots(batch));
     await sweepBatches('idempotency_keys', () => ledger.sweepIdempotencyKeys(batch));
+    if (ledger.activateDueRules !== undefined) await activateDueRules(ledger.activateDueRules);
   }
 
   function start(): Promise<void> {

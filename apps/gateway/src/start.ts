@@ -13,7 +13,10 @@ import { mintToken } from './auth/tokens.js';
 import type { GatewayConfig } from './config.js';
 import { counterBackendKind, openCounterBackend } from './counters.js';
 import type { GatewayApp } from './deps.js';
+import type { GatewayIdentity } from './identity/gateway-identity.js';
+import { openGatewayIdentity } from './identity/open-identity.js';
 import { type LedgerSweepers, ledgerDbKind, openLedgerDb, startLedgerSweepers } from './ledger.js';
+import { paymentsSummary } from './payments-config.js';
 import { counterBackendCheck, ledgerDbCheck } from './readiness.js';
 
 /** How often idle keep-alive connections are closed while draining. */
@@ -116,13 +119,20 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await counters.close();
     throw error;
   }
+  let identity: GatewayIdentity;
   try {
     await migrateLedger(ledgerDb.db, ledgerDb.kind);
+    identity = await openGatewayIdentity({ config, ledgerDb, counters, clock, logger });
   } catch (error) {
     await Promise.allSettled([ledgerDb.close(), counters.close()]);
     throw error;
   }
-  const ledger = createLedger({ db: ledgerDb.db, clock });
+  const ledger = createLedger({
+    db: ledgerDb.db,
+    clock,
+    creditPacks: config.economy.creditPacks,
+    ruleCooldownMs: config.economy.ruleCooldownMs,
+  });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const app = createApp({
@@ -135,6 +145,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     authKeys: authKeys.resolver,
     clock,
     metrics: registry,
+    identity,
   });
 
   let server: Server;
@@ -157,6 +168,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       keys: authKeys.source,
       nodeEnv: config.nodeEnv,
       rateLimit: config.rateLimit,
+      payments: paymentsSummary(config.payments),
     },
     'listening',
   );

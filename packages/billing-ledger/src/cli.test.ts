@@ -69,11 +69,15 @@ describe('arrakis-ledger verify', { timeout: 120_000 }, () => {
     expect(readable.stderr).toBe('');
     expect(readable.status).toBe(0);
     expect(readable.stdout).toMatch(/: OK\n/);
-    expect(readable.stdout).toMatch(/1 lots, 1 reservations, 4 entries/);
+    expect(readable.stdout).toMatch(/1 lots, 1 reservations, 7 entries/);
     const json = runCli(['verify', '--data-dir', dataDir, '--json']);
     expect(json.status).toBe(0);
     const report = JSON.parse(json.stdout);
-    expect(report).toMatchObject({ ok: true, violations: [], counts: { lots: 1, reservations: 1, entries: 4 } });
+    expect(report).toMatchObject({
+      ok: true,
+      violations: [],
+      counts: { lots: 1, reservations: 1, entries: 7, distributions: 1 },
+    });
   });
 
   it('exits 1 and lists the violations when the store was tampered with', async () => {

@@ -17,7 +17,13 @@ export type LedgerErrorCode =
   | 'idempotency_key_reused'
   | 'duplicate_source'
   | 'lot_has_pending_holds'
-  | 'already_refunded';
+  | 'already_refunded'
+  | 'four_eyes_violation'
+  | 'invalid_transition'
+  | 'revenue_rule_not_found'
+  | 'credit_pack_not_found'
+  | 'payment_insufficient'
+  | 'payment_reference_reused';
 
 /** JSON-safe details of a {@link LedgerError}. */
 export type LedgerErrorDetails = Record<string, unknown>;
@@ -31,7 +37,7 @@ export type LedgerErrorDetails = Record<string, unknown>;
  *   error instanceof LedgerError ? c.json(error.toJSON(), ledgerErrorHttpStatus[error.code]) : c.json({ error: 'internal' }, 500),
  * );
  */
-export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 | 404 | 409>> = Object.freeze({
+export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 | 403 | 404 | 409>> = Object.freeze({
   invalid_amount: 400,
   invalid_argument: 400,
   invalid_cursor: 400,
@@ -45,6 +51,12 @@ export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 |
   duplicate_source: 409,
   lot_has_pending_holds: 409,
   already_refunded: 409,
+  four_eyes_violation: 403,
+  invalid_transition: 409,
+  revenue_rule_not_found: 404,
+  credit_pack_not_found: 404,
+  payment_insufficient: 402,
+  payment_reference_reused: 409,
 });
 
 /**
@@ -69,7 +81,7 @@ export class LedgerError extends Error {
   }
 
   /** The HTTP status of this error's code (see {@link ledgerErrorHttpStatus}). */
-  get httpStatus(): 400 | 402 | 404 | 409 {
+  get httpStatus(): 400 | 402 | 403 | 404 | 409 {
     return ledgerErrorHttpStatus[this.code];
   }
 
@@ -387,5 +399,130 @@ export class AlreadyRefundedError extends LedgerError {
       details: { lotId, ...options.details },
     });
     this.lotId = lotId;
+  }
+}
+
+/**
+ * A governance step needs a second, distinct person: the proposer approving their own rule, or the approver (or
+ * proposer) activating it in an emergency.
+ *
+ * @example
+ * throw new FourEyesViolationError('rule_1', 'alice', 'approve', 'the proposer cannot approve their own rule');
+ */
+export class FourEyesViolationError extends LedgerError {
+  override readonly name = 'FourEyesViolationError';
+  readonly ruleId: string;
+  readonly actor: string;
+  constructor(ruleId: string, actor: string, step: string, rule: string, options: LedgerErrorOptions = {}) {
+    super('four_eyes_violation', `${quoteValue(actor)} cannot ${step} revenue rule ${quoteValue(ruleId)}: ${rule}`, {
+      ...options,
+      details: { ruleId, actor, step, ...options.details },
+    });
+    this.ruleId = ruleId;
+    this.actor = actor;
+  }
+}
+
+/**
+ * The revenue rule is not in a state that allows this transition (e.g. approving a draft, or anything on a
+ * rejected or superseded rule).
+ *
+ * @example
+ * throw new InvalidTransitionError('rule_1', 'draft', 'approve');
+ */
+export class InvalidTransitionError extends LedgerError {
+  override readonly name = 'InvalidTransitionError';
+  readonly ruleId: string;
+  readonly status: string;
+  constructor(ruleId: string, status: string, step: string, options: LedgerErrorOptions = {}) {
+    super('invalid_transition', `revenue rule ${quoteValue(ruleId)} is ${status}: cannot ${step} it`, {
+      ...options,
+      details: { ruleId, status, step, ...options.details },
+    });
+    this.ruleId = ruleId;
+    this.status = status;
+  }
+}
+
+/**
+ * No revenue rule has this id.
+ *
+ * @example
+ * throw new RevenueRuleNotFoundError('rule_missing');
+ */
+export class RevenueRuleNotFoundError extends LedgerError {
+  override readonly name = 'RevenueRuleNotFoundError';
+  readonly ruleId: string;
+  constructor(ruleId: string, options: LedgerErrorOptions = {}) {
+    super('revenue_rule_not_found', `revenue rule ${quoteValue(ruleId)} does not exist`, {
+      ...options,
+      details: { ruleId, ...options.details },
+    });
+    this.ruleId = ruleId;
+  }
+}
+
+/**
+ * The credit pack catalog has no pack with this id.
+ *
+ * @example
+ * throw new CreditPackNotFoundError('platinum', ['starter', 'standard', 'premium']);
+ */
+export class CreditPackNotFoundError extends LedgerError {
+  override readonly name = 'CreditPackNotFoundError';
+  readonly packId: string;
+  constructor(packId: string, knownPackIds: readonly string[], options: LedgerErrorOptions = {}) {
+    super(
+      'credit_pack_not_found',
+      `credit pack ${quoteValue(packId)} does not exist (known: ${knownPackIds.join(', ')})`,
+      {
+        ...options,
+        details: { packId, knownPackIds: [...knownPackIds], ...options.details },
+      },
+    );
+    this.packId = packId;
+  }
+}
+
+/**
+ * A payment is for less than the price of what it buys; nothing was minted.
+ *
+ * @example
+ * throw new PaymentInsufficientError('standard', 10_000_000n, 9_999_999n);
+ */
+export class PaymentInsufficientError extends LedgerError {
+  override readonly name = 'PaymentInsufficientError';
+  readonly priceMicro: bigint;
+  readonly paidMicro: bigint;
+  constructor(packId: string, priceMicro: bigint, paidMicro: bigint, options: LedgerErrorOptions = {}) {
+    super(
+      'payment_insufficient',
+      `a payment of ${paidMicro} micro-USD does not cover credit pack ${quoteValue(packId)} at ${priceMicro} micro-USD`,
+      {
+        ...options,
+        details: { packId, priceMicro: priceMicro.toString(), paidMicro: paidMicro.toString(), ...options.details },
+      },
+    );
+    this.priceMicro = priceMicro;
+    this.paidMicro = paidMicro;
+  }
+}
+
+/**
+ * A payment reference already bought something else (another account or pack); a payment is used once.
+ *
+ * @example
+ * throw new PaymentReferenceReusedError('eip155:8453:0xabc:0x01', 'acc_1', 'starter');
+ */
+export class PaymentReferenceReusedError extends LedgerError {
+  override readonly name = 'PaymentReferenceReusedError';
+  readonly reference: string;
+  constructor(reference: string, firstAccountId: string, firstPackId: string, options: LedgerErrorOptions = {}) {
+    super(
+      'payment_reference_reused',
+      `payment ${quoteValue(reference)} was already used to buy ${quoteValue(firstPackId)} for account ${quoteValue(firstAccountId)}`,
+      { ...options, details: { reference, firstAccountId, firstPackId, ...options.details } },
+    );
+    this.reference = reference;
   }
 }

@@ -8,24 +8,42 @@
 export type { LedgerDb, LedgerDbHandle, LedgerDbKind, LedgerSchema } from './db/ledger-db.js';
 export { execRows } from './db/ledger-db.js';
 export { ledgerMigrationsFolder, migrateLedger } from './db/migrate.js';
-export { billingModes, buckets, entryKinds, reservationStatuses } from './db/schema.js';
+export {
+  billingModes,
+  buckets,
+  distributionKinds,
+  entryKinds,
+  reservationStatuses,
+  revenuePools,
+  revenueRuleSchemaVersions,
+  revenueRuleStatuses,
+} from './db/schema.js';
+export type { ChargeTerms } from './distribution/distribute.js';
+export { distributionsPerWriteMax } from './distribution/distribute.js';
+export { poolOrder, reverseShares, splitCharge, systemPoolAccounts } from './distribution/shares.js';
 export type { InsufficientCreditsDetails, LedgerErrorCode, LedgerErrorDetails, LedgerErrorOptions } from './errors.js';
 export {
   AccountNotFoundError,
   AlreadyRefundedError,
+  CreditPackNotFoundError,
   DuplicateSourceError,
   FinalizeConflictError,
+  FourEyesViolationError,
   IdempotencyKeyReusedError,
   InsufficientCreditsError,
   InvalidAmountError,
   InvalidArgumentError,
   InvalidCursorError,
+  InvalidTransitionError,
   LedgerError,
   LotHasPendingHoldsError,
   LotNotFoundError,
   ledgerErrorHttpStatus,
+  PaymentInsufficientError,
+  PaymentReferenceReusedError,
   ReservationNotFoundError,
   ReservationNotPendingError,
+  RevenueRuleNotFoundError,
 } from './errors.js';
 export { LedgerInvariantError } from './ledger/assert.js';
 export type { LedgerFaults } from './ledger/context.js';
@@ -72,8 +90,39 @@ export {
   usdToMicro,
   wireAmountLengthMax,
 } from './money/index.js';
+export type { CreditPack, CreditPackCatalog, CreditPackConfig } from './packs/catalog.js';
+export {
+  createCreditPackCatalog,
+  creditPacksMax,
+  defaultCreditPacks,
+  packCreditsMicro,
+  packCreditsMicroMin,
+  packLotTtlMsMax,
+} from './packs/catalog.js';
+export { purchaseSourceType } from './packs/purchase.js';
 export type { Clock } from './ports/clock.js';
 export { ManualClock, systemClock } from './ports/clock.js';
+export type { EffectiveRule } from './rules/effective.js';
+export {
+  activationBatchesMax,
+  revenueRuleEventTypes,
+  revenueRuleLockKey,
+  ruleCooldownMsDefault,
+  ruleCooldownMsMax,
+} from './rules/governance.js';
+export { ruleAuditEntriesMax, rulesPageSizeDefault, rulesPageSizeMax } from './rules/reads.js';
+export type {
+  ActivateDueRulesResult,
+  ListRulesOptions,
+  ProposeRuleInput,
+  RevenueRule,
+  RevenueRuleAuditEntry,
+  RevenueRuleSchemaVersion,
+  RevenueRuleStatus,
+  RuleActionInput,
+  RuleReasonedActionInput,
+} from './rules/types.js';
+export { ruleActorLengthMax, ruleNameLengthMax, ruleTextLengthMax, systemActor } from './rules/validate.js';
 export type {
   Account,
   Balance,
@@ -81,6 +130,8 @@ export type {
   Bucket,
   CreateAccountInput,
   CreateAccountResult,
+  Distribution,
+  DistributionKind,
   Entry,
   EntryKind,
   FinalizeInput,
@@ -91,7 +142,14 @@ export type {
   MintInput,
   MintResult,
   Page,
+  PaymentRecord,
   PoolBalance,
+  PoolShares,
+  PoolTotal,
+  PurchasePackInput,
+  PurchasePackOptions,
+  PurchasePackResult,
+  ReferralAttribution,
   RefundResult,
   RefundTarget,
   ReleaseResult,
@@ -99,7 +157,9 @@ export type {
   ReservationStatus,
   ReserveInput,
   ReserveResult,
+  RevenuePool,
   SweepResult,
+  VerifiedPayment,
   VerifyReport,
   VerifyViolation,
   WriteOptions,

@@ -3,9 +3,25 @@
  * Amounts are bigint micro-USD; times are `Date` (UTC). This file is the contract between the
  * ledger core, the gateway routes and the tests.
  */
-import type { BillingMode, Bucket, EntryKind, ReservationStatus } from './db/schema.js';
+import type {
+  BillingMode,
+  Bucket,
+  DistributionKind,
+  EntryKind,
+  ReservationStatus,
+  RevenuePool,
+  RevenueRuleSchemaVersion,
+} from './db/schema.js';
 
-export type { BillingMode, Bucket, EntryKind, ReservationStatus };
+export type {
+  BillingMode,
+  Bucket,
+  DistributionKind,
+  EntryKind,
+  ReservationStatus,
+  RevenuePool,
+  RevenueRuleSchemaVersion,
+};
 
 /** Options every write accepts. */
 export interface WriteOptions {
@@ -90,7 +106,10 @@ export interface Entry {
   amountMicro: bigint;
   fromBucket: Bucket;
   toBucket: Bucket;
-  availableAfterMicro: bigint;
+  /** The account's available balance after the entry; null on `distribute` entries (revenue, not credit). */
+  availableAfterMicro: bigint | null;
+  /** On `distribute` entries: the distribution the entry is a share of. */
+  distributionId: string | null;
   ruleId: string | null;
   ruleVersion: number | null;
   ruleSchemaVersion: number | null;
@@ -165,8 +184,56 @@ export interface FinalizeResult {
   releasedMicro: bigint;
   overrunMicro: bigint;
   uncollectedMicro: bigint;
+  /** The charge's split by the rule in force at finalize; null when nothing was charged (e.g. shadow mode). */
+  distribution: Distribution | null;
   balance: Balance;
   lots: Lot[];
+}
+
+/** A share per revenue pool, in micro-USD (the foundation takes the remainder). */
+export type PoolShares = Record<RevenuePool, bigint>;
+
+/**
+ * A charge split by a revenue rule (`kind: 'charge'`), or the part of one given back when the lot that paid it was
+ * refunded (`kind: 'reversal'`). The shares sum to `amountMicro`.
+ */
+export interface Distribution {
+  id: string;
+  kind: DistributionKind;
+  reservationId: string;
+  /** The paying account. */
+  accountId: string;
+  /** For a reversal: the charge distribution it reverses. */
+  reversesId: string | null;
+  /** For a reversal: the refunded lot. */
+  lotId: string | null;
+  amountMicro: bigint;
+  ruleId: string;
+  ruleVersion: number;
+  ruleSchemaVersion: RevenueRuleSchemaVersion;
+  shares: PoolShares;
+  referrerAccountId: string | null;
+  createdAt: Date;
+}
+
+/** Who referred an account; an active attribution earns the referrer share of schema 2 rules. */
+export interface ReferralAttribution {
+  accountId: string;
+  referrerAccountId: string;
+  active: boolean;
+  createdAt: Date;
+  endedAt: Date | null;
+}
+
+/** Totals of one revenue pool over a time range. */
+export interface PoolTotal {
+  pool: RevenuePool;
+  /** Shares of charges in the range. */
+  distributedMicro: bigint;
+  /** Shares given back by reversals in the range. */
+  reversedMicro: bigint;
+  /** distributed − reversed. */
+  netMicro: bigint;
 }
 
 export interface ReleaseResult {
@@ -183,6 +250,8 @@ export interface RefundResult {
   refundedMicro: bigint;
   /** Consumed credit recorded as debt on the account. */
   debtAddedMicro: bigint;
+  /** Reversals of the distributions of the charges the lot had paid for (one per charge). */
+  reversals: Distribution[];
   balance: Balance;
 }
 
@@ -201,6 +270,59 @@ export interface VerifyViolation {
 export interface VerifyReport {
   ok: boolean;
   checkedAt: Date;
-  counts: { accounts: number; lots: number; reservations: number; entries: number };
+  counts: { accounts: number; lots: number; reservations: number; entries: number; distributions: number };
   violations: VerifyViolation[];
+}
+
+/** A payment verified by the caller (e.g. an x402 EIP-3009 authorization), as a purchase records it. */
+export interface VerifiedPayment {
+  /** Unique reference of the payment (e.g. `network:asset:payer:nonce`): one payment mints once. */
+  reference: string;
+  /** Who paid (e.g. the authorizing wallet address). */
+  payer: string;
+  /** What was paid, in micro-USD (the token's 6-decimal units). */
+  amountMicro: bigint;
+  /** CAIP-2 network, e.g. `eip155:8453`. */
+  network?: string;
+  /** The token contract. */
+  asset?: string;
+}
+
+export interface PurchasePackInput {
+  accountId: string;
+  packId: string;
+  payment: VerifiedPayment;
+}
+
+export interface PurchasePackOptions extends WriteOptions {
+  /**
+   * Settles the payment (e.g. submits the authorization on chain) inside the purchase's transaction, after the
+   * payment and the lot are written and before the commit; throwing rolls everything back. Its JSON-safe result
+   * is stored as the payment's settlement. Not called on a replay.
+   */
+  settle?: () => Promise<Record<string, unknown>>;
+}
+
+/** A recorded payment. */
+export interface PaymentRecord {
+  id: string;
+  reference: string;
+  accountId: string;
+  packId: string;
+  payer: string;
+  amountMicro: bigint;
+  network: string | null;
+  asset: string | null;
+  lotId: string;
+  settlement: Record<string, unknown> | null;
+  createdAt: Date;
+}
+
+export interface PurchasePackResult {
+  lot: Lot;
+  balance: Balance;
+  pack: { id: string; priceMicro: bigint; bonusBps: number; lotTtlMs: number | null; creditsMicro: bigint };
+  payment: PaymentRecord;
+  /** True when the payment had already bought this pack: the first result is answered and nothing is minted. */
+  replayed: boolean;
 }

@@ -1,6 +1,7 @@
 import { type CryptoKey, decodeJwt, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { describeLedgerContract } from './gateway-ledger-contract.js';
+import { describeRevenueRuleContract } from './gateway-revenue-contract.js';
 import { createGatewayClient, type GatewayClient, type GatewayResult } from './http-client.js';
 import {
   forgeAlgNoneToken,
@@ -32,7 +33,27 @@ export const gatewayContractPaths = [
   '/v1/reservations/{id}',
   '/v1/reservations/{id}/finalize',
   '/v1/reservations/{id}/release',
+  '/v1/reservations/{id}/distribution',
   '/v1/events',
+  '/v1/credit-packs',
+  '/v1/credit-packs/{packId}/purchase',
+  '/v1/revenue-rules',
+  '/v1/revenue-rules/active',
+  '/v1/revenue-rules/{id}',
+  '/v1/revenue-rules/{id}/submit',
+  '/v1/revenue-rules/{id}/approve',
+  '/v1/revenue-rules/{id}/reject',
+  '/v1/revenue-rules/{id}/activate-now',
+  '/v1/revenue-rules/{id}/audit',
+  '/v1/revenue/totals',
+  '/v1/accounts/{id}/anchor',
+  '/v1/accounts/{id}/anchor/audit',
+  '/v1/accounts/{id}/anchor/rotations',
+  '/v1/anchor-rotations/{rid}',
+  '/v1/anchor-rotations/{rid}/approve',
+  '/v1/accounts/{id}/anchor-token',
+  '/api/internal/verify-anchor',
+  '/.well-known/jwks.json',
 ] as const;
 
 /** One valid token per audience, accepted by the gateway under test. */
@@ -324,5 +345,10 @@ export function describeGatewayContract(name: string, options: GatewayContractOp
     });
 
     describeLedgerContract({ client, tokens: options.tokens });
+    describeRevenueRuleContract({
+      client,
+      tokens: options.tokens,
+      ...(options.signer === undefined ? {} : { signer: options.signer }),
+    });
   });
 }

@@ -334,8 +334,9 @@ export function describeLedgerContract(context: LedgerContractContext): void {
         releasedMicro: '400000',
         overrunMicro: '0',
         uncollectedMicro: '0',
-        distribution: null,
       });
+      // The charge is split by the rule in force: every share accounted for, to the micro-USD.
+      expect(done.distribution).toMatchObject({ kind: 'charge', reservationId: hold.id, amountMicro: '600000' });
       expect(done.balance).toMatchObject({ availableMicro: '4400000', reservedMicro: '0' });
       const again = expectOk(
         await client().finalize(hold.id, { actualCostMicro: '600000' }, { token: t.service }),

@@ -19,8 +19,24 @@ export {
 } from './counter-backend-contract.js';
 export type { GatewayContractOptions, GatewayContractSigner, GatewayContractTokens } from './gateway-contract.js';
 export { describeGatewayContract, gatewayContractPaths } from './gateway-contract.js';
+export type { IdentityContractContext, IdentityContractTokens } from './gateway-identity-contract.js';
+export { contractAnchorTokenTtlSecondsMax, describeIdentityContract } from './gateway-identity-contract.js';
 export type { LedgerContractContext, LedgerContractTokens } from './gateway-ledger-contract.js';
 export { contractEventPagesMax, describeLedgerContract, nonCanonicalAmounts } from './gateway-ledger-contract.js';
+export type {
+  RevenueContractContext,
+  RevenueRuleAuditBody,
+  RevenueRuleBody,
+  RevenueRulePageBody,
+} from './gateway-revenue-contract.js';
+export {
+  describeRevenueRuleContract,
+  revenueContractPaths,
+  revenueRuleAuditBodySchema,
+  revenueRuleBodySchema,
+  revenueRulePageBodySchema,
+  revenueRuleStatuses,
+} from './gateway-revenue-contract.js';
 export type {
   CreateAccountRequest,
   GatewayCallOptions,
@@ -66,6 +82,7 @@ export type {
   AccountBody,
   BalanceBody,
   DependencyState,
+  DistributionBody,
   EntryBody,
   EntryPageBody,
   ErrorBody,
@@ -88,6 +105,7 @@ export {
   accountBodySchema,
   balanceBodySchema,
   dependencyStateSchema,
+  distributionBodySchema,
   entryBodySchema,
   entryBuckets,
   entryKinds,
@@ -108,5 +126,6 @@ export {
   reservationBodySchema,
   reservationStatuses,
   reserveBodySchema,
+  revenuePools,
   whoamiBodySchema,
 } from './schemas.js';

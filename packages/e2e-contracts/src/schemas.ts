@@ -222,7 +222,15 @@ export const entryKinds = [
 ] as const;
 
 /** Buckets an entry moves value between (`external` = outside the ledger). */
-export const entryBuckets = ['external', 'available', 'reserved', 'consumed', 'expired', 'refunded'] as const;
+export const entryBuckets = [
+  'external',
+  'available',
+  'reserved',
+  'consumed',
+  'expired',
+  'refunded',
+  'revenue',
+] as const;
 
 /**
  * One journal entry: `amountMicro` moved from `fromBucket` to `toBucket` of one lot.
@@ -241,7 +249,8 @@ export const entryBodySchema = z.object({
   amountMicro: microStringSchema,
   fromBucket: z.enum(entryBuckets),
   toBucket: z.enum(entryBuckets),
-  availableAfterMicro: microStringSchema,
+  availableAfterMicro: microStringSchema.nullable(),
+  distributionId: z.string().nullable(),
   ruleId: z.string().nullable(),
   ruleVersion: z.number().int().nullable(),
   ruleSchemaVersion: z.number().int().nullable(),
@@ -329,9 +338,50 @@ export const releaseBodySchema = z.object({
 /** A parsed {@link releaseBodySchema}. */
 export type ReleaseBody = z.infer<typeof releaseBodySchema>;
 
+/** Revenue pools a charge is split into (the foundation takes the remainder). */
+export const revenuePools = ['commons', 'community', 'foundation', 'referrer', 'treasury'] as const;
+
 /**
- * `POST /v1/reservations/:id/finalize`: what was charged, released, overrun and left uncollected;
- * `distribution` is null until revenue rules exist.
+ * A charge split by a revenue rule, or the reversal of part of one; the shares sum to `amountMicro`.
+ *
+ * @example
+ * ```ts
+ * const distribution = distributionBodySchema.parse(body.distribution);
+ * ```
+ */
+export const distributionBodySchema = z
+  .object({
+    id: z.string().min(1),
+    kind: z.enum(['charge', 'reversal']),
+    reservationId: z.string().min(1),
+    accountId: z.string().min(1),
+    reversesId: z.string().nullable(),
+    lotId: z.string().nullable(),
+    amountMicro: microStringSchema,
+    ruleId: z.string().min(1),
+    ruleVersion: z.number().int().positive(),
+    ruleSchemaVersion: z.union([z.literal(1), z.literal(2)]),
+    shares: z.object({
+      commons: microStringSchema,
+      community: microStringSchema,
+      foundation: microStringSchema,
+      referrer: microStringSchema,
+      treasury: microStringSchema,
+    }),
+    referrerAccountId: z.string().nullable(),
+    createdAt: isoTime,
+  })
+  .refine(
+    (d) => revenuePools.reduce((sum, pool) => sum + BigInt(d.shares[pool]), 0n) === BigInt(d.amountMicro),
+    'the shares must sum to amountMicro',
+  );
+
+/** A parsed {@link distributionBodySchema}. */
+export type DistributionBody = z.infer<typeof distributionBodySchema>;
+
+/**
+ * `POST /v1/reservations/:id/finalize`: what was charged, released, overrun and left uncollected, and the
+ * charge's split by the revenue rule in force (`distribution`, null when nothing was charged).
  *
  * @example
  * ```ts
@@ -346,7 +396,7 @@ export const finalizeBodySchema = z.object({
   releasedMicro: microStringSchema,
   overrunMicro: microStringSchema,
   uncollectedMicro: microStringSchema,
-  distribution: z.unknown(),
+  distribution: distributionBodySchema.nullable(),
   reservation: reservationBodySchema,
   balance: balanceBodySchema,
 });

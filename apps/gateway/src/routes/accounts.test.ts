@@ -294,7 +294,17 @@ describe(`account routes on ${backend}`, () => {
         if (typeof amountMicro === 'string') expect(issue?.code, JSON.stringify(amountMicro)).toBe('invalid_amount');
       }
       expect(await f.snapshot(id)).toEqual(before);
-      // The largest amount is accepted.
+      // The largest amount is accepted (above the trust threshold the account needs an identity anchor).
+      const anchored = await f.post(`/v1/accounts/${id}/anchor`, {
+        token: f.tokens.admin,
+        json: {
+          chainId: '1',
+          contractAddress: `0x${'a1'.repeat(20)}`,
+          tokenId: '1',
+          ownerAddress: `0x${'b2'.repeat(20)}`,
+        },
+      });
+      expect(anchored.status).toBe(201);
       const top = await f.post(`/v1/accounts/${id}/grants`, {
         token: f.tokens.admin,
         json: { amountMicro: '1000000000000000', reason: 'max' },

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { AuthedEnv, Principal } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { InsufficientScopeError } from '../errors.js';
+import { enforceTrust } from '../identity/trust-guard.js';
 import {
   AccountSchema,
   accountBody,
@@ -291,6 +292,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     const principal = c.var.principal;
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    await enforceTrust(ctx.deps, { accountId: id, amountMicro: body.amountMicro, operation: 'grant' });
     const result = await ledger.mint(
       {
         accountId: id,

@@ -1,7 +1,24 @@
 // Wire shapes of the ledger routes (accounts, reservations, events): request validation with the ledger's one
 // amount parser, response schemas for the OpenAPI document, and the functions that turn ledger values into them.
-import type { Account, Balance, Entry, HoldLot, LedgerEvent, Lot, Reservation } from '@arrakis/billing-ledger';
-import { billingModes, buckets, entryKinds, InvalidAmountError, reservationStatuses } from '@arrakis/billing-ledger';
+import type {
+  Account,
+  Balance,
+  Distribution,
+  Entry,
+  HoldLot,
+  LedgerEvent,
+  Lot,
+  Reservation,
+} from '@arrakis/billing-ledger';
+import {
+  billingModes,
+  buckets,
+  distributionKinds,
+  entryKinds,
+  InvalidAmountError,
+  reservationStatuses,
+  revenuePools,
+} from '@arrakis/billing-ledger';
 import { amountMicroMax, formatMicro, parseMicro } from '@arrakis/billing-ledger/money';
 import { z } from '@hono/zod-openapi';
 import type { Principal } from '../context.js';
@@ -254,7 +271,10 @@ export const EntrySchema = z
     amountMicro: micro('Moved from `fromBucket` to `toBucket` of the lot (> 0).'),
     fromBucket: z.enum(buckets),
     toBucket: z.enum(buckets),
-    availableAfterMicro: micro("The account's available balance after this entry."),
+    availableAfterMicro: micro(
+      "The account's available balance after this entry; null on `distribute` entries (revenue, not credit).",
+    ).nullable(),
+    distributionId: z.string().nullable().openapi({ description: 'On `distribute` entries: the distribution.' }),
     ruleId: z.string().nullable(),
     ruleVersion: z.number().int().nullable(),
     ruleSchemaVersion: z.number().int().nullable(),
@@ -301,6 +321,59 @@ export const ReleaseResultSchema = z
   .object({ ...reservationFields, releasedMicro: micro(), balance: BalanceSchema })
   .openapi('ReleaseResult');
 
+/** A charge split by a revenue rule (or the reversal of part of one). */
+export const DistributionSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(distributionKinds),
+    reservationId: z.string(),
+    accountId: z.string(),
+    reversesId: z.string().nullable(),
+    lotId: z.string().nullable(),
+    amountMicro: micro('The charge (or the part given back).'),
+    ruleId: z.string(),
+    ruleVersion: z.number().int(),
+    ruleSchemaVersion: z.number().int(),
+    shares: z.object(
+      Object.fromEntries(revenuePools.map((pool) => [pool, micro()])) as Record<
+        (typeof revenuePools)[number],
+        ReturnType<typeof micro>
+      >,
+    ),
+    referrerAccountId: z.string().nullable(),
+    createdAt: time(),
+  })
+  .openapi('Distribution');
+
+/**
+ * The wire form of a distribution.
+ *
+ * @example
+ * ```ts
+ * distribution: result.distribution === null ? null : distributionBody(result.distribution),
+ * ```
+ */
+export function distributionBody(distribution: Distribution): z.infer<typeof DistributionSchema> {
+  return {
+    id: distribution.id,
+    kind: distribution.kind,
+    reservationId: distribution.reservationId,
+    accountId: distribution.accountId,
+    reversesId: distribution.reversesId,
+    lotId: distribution.lotId,
+    amountMicro: str(distribution.amountMicro),
+    ruleId: distribution.ruleId,
+    ruleVersion: distribution.ruleVersion,
+    ruleSchemaVersion: distribution.ruleSchemaVersion,
+    shares: Object.fromEntries(revenuePools.map((pool) => [pool, str(distribution.shares[pool])])) as Record<
+      (typeof revenuePools)[number],
+      string
+    >,
+    referrerAccountId: distribution.referrerAccountId,
+    createdAt: iso(distribution.createdAt),
+  };
+}
+
 /** `POST /v1/reservations/{id}/finalize`: what was charged, released, overrun, left uncollected. */
 export const FinalizeResultSchema = z
   .object({
@@ -311,7 +384,9 @@ export const FinalizeResultSchema = z
     releasedMicro: micro('Returned to available.'),
     overrunMicro: micro('Cost above the hold.'),
     uncollectedMicro: micro('Overrun that could not be charged (soft mode: not enough credit; shadow: everything).'),
-    distribution: z.null().openapi({ description: 'The revenue split of the charge; null until revenue rules exist.' }),
+    distribution: DistributionSchema.nullable().openapi({
+      description: 'The split of the charge by the revenue rule in force; null when nothing was charged.',
+    }),
     reservation: ReservationSchema,
     balance: BalanceSchema,
   })
@@ -436,7 +511,8 @@ export function entryBody(entry: Entry): z.infer<typeof EntrySchema> {
     amountMicro: str(entry.amountMicro),
     fromBucket: entry.fromBucket,
     toBucket: entry.toBucket,
-    availableAfterMicro: str(entry.availableAfterMicro),
+    availableAfterMicro: entry.availableAfterMicro === null ? null : str(entry.availableAfterMicro),
+    distributionId: entry.distributionId,
     ruleId: entry.ruleId,
     ruleVersion: entry.ruleVersion,
     ruleSchemaVersion: entry.ruleSchemaVersion,

@@ -164,7 +164,7 @@ describe(`reservation routes on ${backend}`, () => {
   });
 
   describe('finalize', () => {
-    it('charges the cost in recorded order, releases the rest: 200 with distribution null', async () => {
+    it('charges the cost in recorded order, releases the rest, and splits the charge by the rule in force', async () => {
       const hold = await f.reserve(alice, '1000000');
       const response = await finalize(hold.id, '600000');
       expect(response.status).toBe(200);
@@ -177,7 +177,16 @@ describe(`reservation routes on ${backend}`, () => {
         releasedMicro: '400000',
         overrunMicro: '0',
         uncollectedMicro: '0',
-        distribution: null,
+      });
+      // The seeded rule: commons 500, community 7000, foundation 2500 bps.
+      expect(body.distribution).toMatchObject({
+        kind: 'charge',
+        reservationId: hold.id,
+        amountMicro: '600000',
+        ruleId: 'rule_initial',
+        ruleVersion: 1,
+        ruleSchemaVersion: 1,
+        shares: { commons: '30000', community: '420000', foundation: '150000', referrer: '0', treasury: '0' },
       });
       expect(body.balance).toMatchObject({ availableMicro: '4400000', reservedMicro: '0' });
       expect(body.reservation).toMatchObject({ status: 'finalized', chargedMicro: '600000', lots: hold.lots });
@@ -195,7 +204,8 @@ describe(`reservation routes on ${backend}`, () => {
       const shadow = finalizeBodySchema.parse(
         await (await finalize((await f.reserve(alice, '1000', { billingMode: 'shadow' })).id, '700')).json(),
       );
-      expect(shadow).toMatchObject({ chargedMicro: '0', releasedMicro: '1000' });
+      expect(shadow).toMatchObject({ chargedMicro: '0', releasedMicro: '1000', distribution: null });
+      expect(zero.distribution).toBeNull();
     });
 
     it('a repeat with the same cost answers the first result; another cost is a 409 finalize_conflict', async () => {

@@ -1,10 +1,13 @@
 import { billingModes } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { GatewayApp, RouteContext } from '../deps.js';
+import { enforceFinalizeAnchor, enforceTrust } from '../identity/trust-guard.js';
 import { accountFor } from './accounts.js';
+import { paymentRequiredForShortfall } from './credit-pack-purchase.js';
 import {
   amountMicroSchema,
   balanceBody,
+  distributionBody,
   FinalizeResultSchema,
   holdTtlSecondsMax,
   IdempotencyHeaderSchema,
@@ -81,9 +84,13 @@ export function registerReservationRoutes(app: GatewayApp, ctx: RouteContext): v
         content: { 'application/json': { schema: ReservationWithBalanceSchema } },
       },
       ...validationErrorResponse,
-      402: json('`insufficient_credits`: `details` carries requestedMicro, availableMicro, shortfallMicro, poolId.'),
+      402: json(
+        "`insufficient_credits`: `details` carries requestedMicro, availableMicro, shortfallMicro, poolId. With payments on, also `pack` and `purchaseUrl`, and a `PAYMENT-REQUIRED` header (x402) for the cheapest credit pack covering the shortfall, whose `resource.url` is that pack's purchase route.",
+      ),
       ...authErrorResponses,
-      403: json("`forbidden`: a user token on an account that is not the caller's."),
+      403: json(
+        "`forbidden`: a user token on an account that is not the caller's; `identity_anchor_required`: above the trust threshold without an anchor.",
+      ),
       404: json('`account_not_found`.'),
       409: json('`idempotency_key_reused`.'),
     },
@@ -152,21 +159,31 @@ export function registerReservationRoutes(app: GatewayApp, ctx: RouteContext): v
   app.openapi(reserveRoute, async (c) => {
     const body = c.req.valid('json');
     const account = await accountFor(ledger, c.var.principal, body.accountId);
-    const result = await ledger.reserve(
-      {
-        accountId: account.id,
-        amountMicro: body.amountMicro,
-        ...(body.poolId === undefined ? {} : { poolId: body.poolId }),
-        ...(body.ttlSeconds === undefined ? {} : { ttlMs: body.ttlSeconds * 1000 }),
-        ...(body.billingMode === undefined ? {} : { billingMode: body.billingMode }),
-      },
-      writeOptions(c.req.valid('header')),
-    );
+    await enforceTrust(ctx.deps, { accountId: account.id, amountMicro: body.amountMicro, operation: 'reserve' });
+    const result = await ledger
+      .reserve(
+        {
+          accountId: account.id,
+          amountMicro: body.amountMicro,
+          ...(body.poolId === undefined ? {} : { poolId: body.poolId }),
+          ...(body.ttlSeconds === undefined ? {} : { ttlMs: body.ttlSeconds * 1000 }),
+          ...(body.billingMode === undefined ? {} : { billingMode: body.billingMode }),
+        },
+        writeOptions(c.req.valid('header')),
+      )
+      .catch((error: unknown) => {
+        // Payments on: the 402 also offers the smallest credit pack covering the shortfall (PAYMENT-REQUIRED).
+        const offer = paymentRequiredForShortfall(c, ctx.deps, error);
+        if (offer !== undefined) return offer;
+        throw error;
+      });
+    if (result instanceof Response) return result as never;
     return c.json({ ...reservationBody(result.reservation), balance: balanceBody(result.balance) }, 201);
   });
 
   app.openapi(finalizeRoute, async (c) => {
     const { id } = c.req.valid('param');
+    await enforceFinalizeAnchor(ctx.deps, c, id);
     const { actualCostMicro } = c.req.valid('json');
     const result = await ledger.finalize({ reservationId: id, actualCostMicro }, writeOptions(c.req.valid('header')));
     return c.json(
@@ -178,8 +195,7 @@ export function registerReservationRoutes(app: GatewayApp, ctx: RouteContext): v
         releasedMicro: result.releasedMicro.toString(),
         overrunMicro: result.overrunMicro.toString(),
         uncollectedMicro: result.uncollectedMicro.toString(),
-        // The revenue split of the charge arrives with the revenue rules; the field is part of the contract now.
-        distribution: null,
+        distribution: result.distribution === null ? null : distributionBody(result.distribution),
         reservation: reservationBody(result.reservation),
         balance: balanceBody(result.balance),
       },

@@ -17,6 +17,7 @@ import type { Audience } from '../context.js';
 import type { GatewayApp } from '../deps.js';
 import { createLogger } from '../logger.js';
 import { counterBackendCheck, ledgerDbCheck, type ReadinessCheck } from '../readiness.js';
+import { makeTestGatewayIdentity } from './identity-fixture.js';
 
 /** One JSON log line captured from the app's logger. */
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
@@ -81,7 +82,12 @@ export async function makeAppFixture(options: AppFixtureOptions = {}): Promise<A
     },
   );
   const ledgerDb = options.ledgerDb ?? (await defaultLedgerDb());
-  const ledger = createLedger({ db: ledgerDb.db, clock });
+  const ledger = createLedger({
+    db: ledgerDb.db,
+    clock,
+    creditPacks: config.economy.creditPacks,
+    ruleCooldownMs: config.economy.ruleCooldownMs,
+  });
   const registry = new Registry();
   const app = createApp({
     config,
@@ -93,6 +99,7 @@ export async function makeAppFixture(options: AppFixtureOptions = {}): Promise<A
     authKeys: options.authKeys ?? createLocalJWKSet({ keys: [keys.publicJwk] }),
     clock,
     metrics: registry,
+    identity: await makeTestGatewayIdentity({ ledgerDb, counters, clock, config }),
   });
   return {
     app,

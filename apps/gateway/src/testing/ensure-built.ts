@@ -32,6 +32,8 @@ export function setup(): void {
     newestSourceMs(join(root, 'apps/gateway/src')),
     newestSourceMs(join(root, 'packages/atomic-counter/src')),
     newestSourceMs(join(root, 'packages/billing-ledger/src')),
+    newestSourceMs(join(root, 'packages/identity-trust/src')),
+    newestSourceMs(join(root, 'packages/x402/src')),
     mtimeMs(join(root, 'packages/billing-ledger/package.json')),
     mtimeMs(join(root, 'apps/gateway/package.json')),
     mtimeMs(join(root, 'apps/gateway/tsup.config.ts')),
@@ -41,6 +43,8 @@ export function setup(): void {
     mtimeMs(join(root, 'apps/gateway/dist/cli.js')),
     mtimeMs(join(root, 'packages/atomic-counter/dist/index.js')),
     mtimeMs(join(root, 'packages/billing-ledger/dist/index.js')),
+    mtimeMs(join(root, 'packages/identity-trust/dist/index.js')),
+    mtimeMs(join(root, 'packages/x402/dist/index.js')),
   );
   if (built >= sources) return;
   execFileSync(

@@ -9,8 +9,8 @@ import { devKeyFileName } from '../auth/dev-key.js';
 /** The gateway package directory (apps/gateway). */
 export const gatewayDir = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Longest wait for a started gateway to listen and answer /health. */
-export const startTimeoutMs = 20_000;
+/** Longest wait for a started gateway to listen and answer /health (a fresh PGlite data dir takes 20+ s on a busy 2-core box). */
+export const startTimeoutMs = 60_000;
 
 /** A gateway process started by {@link spawnGateway}. */
 export interface GatewayProcess {

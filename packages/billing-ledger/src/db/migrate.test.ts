@@ -47,24 +47,42 @@ async function schemaSnapshot(db: LedgerDb) {
 
 const expectedTables = [
   'accounts',
+  'distributions',
   'entries',
   'events',
   'idempotency_keys',
   'lots',
+  'payments',
+  'referral_attributions',
   'reservation_lots',
   'reservations',
+  'revenue_rule_audit',
+  'revenue_rules',
 ];
+
+/** Migrations committed in drizzle/meta/_journal.json. */
+const migrationCount = 4n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',
+  'distributions_amount_positive',
+  'distributions_kind_valid',
+  'distributions_referrer_account',
+  'distributions_reversal_shape',
+  'distributions_shares_nonnegative',
+  'distributions_shares_sum',
   'entries_amount_positive',
+  'entries_available_after_iff_credit',
   'entries_buckets_differ',
+  'entries_distribution_shape',
   'entries_from_bucket_valid',
   'entries_kind_valid',
   'entries_to_bucket_valid',
   'lots_buckets_nonnegative',
   'lots_buckets_sum',
   'lots_original_positive',
+  'payments_amount_positive',
+  'referral_not_self',
   'reservation_lots_amount_positive',
   'reservation_lots_position_nonnegative',
   'reservations_amount_positive',
@@ -72,6 +90,13 @@ const expectedChecks = [
   'reservations_mode_valid',
   'reservations_resolved_iff_terminal',
   'reservations_status_valid',
+  'revenue_rules_bps_range',
+  'revenue_rules_bps_sum',
+  'revenue_rules_emergency_distinct',
+  'revenue_rules_four_eyes',
+  'revenue_rules_schema1_fields',
+  'revenue_rules_schema_valid',
+  'revenue_rules_status_valid',
 ];
 
 describe('migrateLedger on PGlite', () => {
@@ -98,14 +123,20 @@ describe('migrateLedger on PGlite', () => {
       after.indexes.some((i) => i.includes('lots_source_uq') && /UNIQUE INDEX/.test(i) && /IS NOT NULL/.test(i)),
     ).toBe(true);
     expect(after.triggers.map((t) => t.split(' | ')[1]).sort()).toEqual([
+      'distributions_append_only',
+      'distributions_append_only_truncate',
       'entries_append_only',
       'entries_append_only_truncate',
+      'revenue_rule_audit_append_only',
+      'revenue_rule_audit_append_only_truncate',
     ]);
+    const rules = await execRows<{ id: string; status: string }>(handle.db, sql`select id, status from revenue_rules`);
+    expect(rules).toEqual([{ id: 'rule_initial', status: 'active' }]);
     const applied = await execRows<{ n: bigint }>(
       handle.db,
       sql`select count(*) as n from drizzle.__drizzle_migrations`,
     );
-    expect(applied[0]?.n).toBe(2n);
+    expect(applied[0]?.n).toBe(migrationCount);
   });
 
   it('is a no-op when run again (nothing re-applied, no duplicate system accounts)', async () => {
@@ -117,7 +148,7 @@ describe('migrateLedger on PGlite', () => {
       handle.db,
       sql`select count(*) as n from drizzle.__drizzle_migrations`,
     );
-    expect(applied[0]?.n).toBe(2n);
+    expect(applied[0]?.n).toBe(migrationCount);
     const system = await execRows<{ n: bigint }>(
       handle.db,
       sql`select count(*) as n from accounts where entity_type = 'system'`,
@@ -191,7 +222,7 @@ describe.skipIf(!databaseUrl)('migrateLedger on Postgres (needs DATABASE_URL)', 
     expect(onPostgres.columns.length).toBeGreaterThan(50);
     expect(onPostgres).toEqual(onPglite);
     const applied = await execRows<{ n: bigint }>(pg.db, sql`select count(*) as n from drizzle.__drizzle_migrations`);
-    expect(applied[0]?.n).toBe(2n);
+    expect(applied[0]?.n).toBe(migrationCount);
   });
 
   it('reads int8 as bigint and keeps values past 2^53 exact through drizzle and raw SQL', async () => {

@@ -2,10 +2,21 @@
  * `@arrakis/billing-ledger/pglite`: the ledger database embedded in the process (PGlite, Postgres in WASM).
  */
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
-import { drizzle } from 'drizzle-orm/pglite';
+import { PGlite, type QueryOptions, type Transaction, types } from '@electric-sql/pglite';
+import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { drizzle, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import { InvalidArgumentError } from '../errors.js';
-import type { LedgerDb, LedgerDbHandle } from './ledger-db.js';
+import {
+  attachLedgerDriver,
+  attachTransactionStatements,
+  DirectStatements,
+  type DriverRow,
+  type LedgerDb,
+  type LedgerDbHandle,
+  type LedgerDriver,
+  TransactionStatements,
+} from './ledger-db.js';
 import * as schema from './schema.js';
 
 /** Options of {@link openPgliteLedgerDb}. */
@@ -51,6 +62,7 @@ export async function openPgliteLedgerDb(options: OpenPgliteLedgerDbOptions = {}
     ...(loadDataDir === undefined ? {} : { loadDataDir }),
   });
   const db: LedgerDb = drizzle({ client, schema });
+  attachLedgerDriver(db, pgliteDriver(client, db));
   return {
     db,
     kind: 'pglite',
@@ -58,5 +70,61 @@ export async function openPgliteLedgerDb(options: OpenPgliteLedgerDbOptions = {}
     async close() {
       if (!client.closed) await client.close();
     },
+  };
+}
+
+const keepText = (value: string) => value;
+/** Rows as drizzle's `execute` answers them on PGlite: date and time values stay text (see `execRows`). */
+const rawQueryOptions: QueryOptions = {
+  rowMode: 'object',
+  parsers: {
+    [types.TIMESTAMP]: keepText,
+    [types.TIMESTAMPTZ]: keepText,
+    [types.INTERVAL]: keepText,
+    [types.DATE]: keepText,
+    1231: keepText, // numeric[]
+    1115: keepText, // timestamp[]
+    1185: keepText, // timestamptz[]
+    1187: keepText, // interval[]
+    1182: keepText, // date[]
+  },
+};
+
+/**
+ * The ledger's PGlite driver: raw statements go to PGlite directly (no drizzle query building); a write
+ * transaction is PGlite's `transaction()`, with a drizzle transaction over it for the body.
+ */
+function pgliteDriver(client: PGlite, db: LedgerDb): LedgerDriver {
+  const dialect = new PgDialect();
+  const relational = {
+    fullSchema: db._.fullSchema,
+    schema: db._.schema,
+    tableNamesMap: db._.tableNamesMap,
+  } as RelationalSchemaConfig<TablesRelationalConfig>;
+  const execOn =
+    (target: PGlite | Transaction) =>
+    async (text: string, params: readonly unknown[]): Promise<DriverRow[]> =>
+      (await target.query<DriverRow>(text, params as unknown[], rawQueryOptions)).rows;
+  return {
+    statements: new DirectStatements(execOn(client)),
+    transaction: (options, body) =>
+      client.transaction(async (ptx) => {
+        const statements = new TransactionStatements(execOn(ptx));
+        try {
+          if (options.readCommitted) await statements.rows('set transaction isolation level read committed', []);
+          const tx = new PgliteTransaction(
+            dialect,
+            new PgliteSession(ptx, dialect, relational, {}),
+            relational,
+          ) as unknown as LedgerDb;
+          attachTransactionStatements(tx, statements);
+          const result = await body(tx);
+          await statements.settle();
+          return result;
+        } catch (error) {
+          await statements.settleQuietly();
+          throw statements.errorToThrow(error);
+        }
+      }),
   };
 }

@@ -1,10 +1,22 @@
 /**
  * `@arrakis/billing-ledger/postgres`: open the ledger database on PostgreSQL through postgres.js.
  */
-import { drizzle } from 'drizzle-orm/postgres-js';
+import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { drizzle, PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { InvalidArgumentError } from '../errors.js';
-import type { LedgerDb, LedgerDbHandle } from './ledger-db.js';
+import {
+  attachLedgerDriver,
+  attachTransactionStatements,
+  DirectStatements,
+  type DriverRow,
+  type LedgerDb,
+  type LedgerDbHandle,
+  type LedgerDriver,
+  TransactionAbortedError,
+  TransactionStatements,
+} from './ledger-db.js';
 import * as schema from './schema.js';
 
 /** Connections in the pool when `max` is not given. */
@@ -72,6 +84,7 @@ export function openPostgresLedgerDb(options: OpenPostgresLedgerDbOptions): Post
     });
   }
   const db: LedgerDb = drizzle({ client, schema });
+  attachLedgerDriver(db, postgresDriver(client, db));
   return {
     db,
     kind: 'postgres',
@@ -80,4 +93,79 @@ export function openPostgresLedgerDb(options: OpenPostgresLedgerDbOptions): Post
       if (given === undefined) await client.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * The ledger's postgres.js driver. Raw statements are prepared (named) once per connection. A write transaction
+ * reserves a connection and sends its BEGIN pipelined with the first statements and its COMMIT pipelined behind
+ * the queued writes, so a reserve or a finalize is two round trips; the drizzle transaction handed to the body
+ * runs on the same connection.
+ */
+function postgresDriver(client: postgres.Sql, db: LedgerDb): LedgerDriver {
+  const dialect = new PgDialect();
+  const relational = {
+    fullSchema: db._.fullSchema,
+    schema: db._.schema,
+    tableNamesMap: db._.tableNamesMap,
+  } as RelationalSchemaConfig<TablesRelationalConfig>;
+  const execOn =
+    (target: postgres.Sql) =>
+    (text: string, params: readonly unknown[]): PromiseLike<DriverRow[]> =>
+      target.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
+  return {
+    statements: new DirectStatements(execOn(client)),
+    async transaction(options, body) {
+      const conn = await client.reserve();
+      const statements = new TransactionStatements(
+        execOn(conn),
+        conn.unsafe(options.readCommitted ? 'begin isolation level read committed' : 'begin'),
+      );
+      let ended = false;
+      try {
+        const tx = new PostgresJsTransaction(
+          dialect,
+          // drizzle builds the same pair over postgres.js's `begin` connection (a TransactionSql).
+          new PostgresJsSession(withSavepoints(conn), dialect, relational, {}) as never,
+          relational,
+        ) as unknown as LedgerDb;
+        attachTransactionStatements(tx, statements);
+        const result = await body(tx);
+        ended = true;
+        const [settled, committed] = await Promise.allSettled([statements.settle(), conn.unsafe('commit')]);
+        if (settled.status === 'rejected') throw settled.reason;
+        if (committed.status === 'rejected') throw committed.reason;
+        // COMMIT of an aborted transaction answers ROLLBACK (a statement failed and its error was swallowed).
+        if (committed.value.command === 'ROLLBACK') throw statements.failure?.error ?? new TransactionAbortedError();
+        return result;
+      } catch (error) {
+        if (!ended) {
+          ended = true;
+          await statements.settleQuietly();
+          await Promise.resolve(conn.unsafe('rollback')).catch(() => {});
+        }
+        throw statements.errorToThrow(error);
+      } finally {
+        conn.release();
+      }
+    },
+  };
+}
+
+/** A reserved connection that also takes drizzle's nested transactions (savepoints), like postgres.js's `begin`. */
+function withSavepoints(conn: postgres.ReservedSql): postgres.Sql {
+  let savepointCount = 0;
+  const savepoint = async <T>(body: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
+    savepointCount += 1;
+    const name = `s${savepointCount}`;
+    await conn.unsafe(`savepoint ${name}`);
+    try {
+      const result = await body(conn);
+      await conn.unsafe(`release savepoint ${name}`);
+      return result;
+    } catch (error) {
+      await conn.unsafe(`rollback to savepoint ${name}`);
+      throw error;
+    }
+  };
+  return Object.assign(conn, { savepoint });
 }

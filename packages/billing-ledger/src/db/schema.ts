@@ -7,7 +7,9 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -22,9 +24,14 @@ import {
 const micro = (name: string) => bigint(name, { mode: 'bigint' });
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-/** Where value sits in a lot; `external` is outside the ledger (a mint comes from it). */
-export const buckets = ['external', 'available', 'reserved', 'consumed', 'expired', 'refunded'] as const;
+/**
+ * Where value sits. Five are buckets of a lot; `external` is outside the ledger (a mint comes from it); `revenue` is
+ * a revenue pool's share of charges (`distribute` entries, on a system or referrer account, with no lot).
+ */
+export const buckets = ['external', 'available', 'reserved', 'consumed', 'expired', 'refunded', 'revenue'] as const;
 export type Bucket = (typeof buckets)[number];
+/** The buckets of a lot (where a lot's original sits). */
+export type LotBucket = Exclude<Bucket, 'external' | 'revenue'>;
 
 /** Journal entry kinds (DESIGN.md §3). */
 export const entryKinds = [
@@ -45,6 +52,29 @@ export type ReservationStatus = (typeof reservationStatuses)[number];
 
 export const billingModes = ['live', 'soft', 'shadow'] as const;
 export type BillingMode = (typeof billingModes)[number];
+
+/** Revenue rule states (DESIGN.md §3): draft → pending_approval → cooling_down → active → superseded; rejected. */
+export const revenueRuleStatuses = [
+  'draft',
+  'pending_approval',
+  'cooling_down',
+  'active',
+  'superseded',
+  'rejected',
+] as const;
+export type RevenueRuleStatus = (typeof revenueRuleStatuses)[number];
+
+/** Rule schema versions: 1 uses commons/community/foundation; 2 adds referrer and treasury. */
+export const revenueRuleSchemaVersions = [1, 2] as const;
+export type RevenueRuleSchemaVersion = (typeof revenueRuleSchemaVersions)[number];
+
+/** The revenue pools a charge is split into; `foundation` takes the remainder. */
+export const revenuePools = ['commons', 'community', 'foundation', 'referrer', 'treasury'] as const;
+export type RevenuePool = (typeof revenuePools)[number];
+
+/** A distribution is a charge's split, or the reversal of part of one (a refund of the lot it consumed). */
+export const distributionKinds = ['charge', 'reversal'] as const;
+export type DistributionKind = (typeof distributionKinds)[number];
 
 const inList = (column: string, values: readonly string[]) =>
   sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
@@ -175,8 +205,13 @@ export const entries = pgTable(
     amountMicro: micro('amount_micro').notNull(),
     fromBucket: text('from_bucket', { enum: buckets }).notNull(),
     toBucket: text('to_bucket', { enum: buckets }).notNull(),
-    /** The account's available balance (all pools, unexpired lots) after this entry. */
-    availableAfterMicro: micro('available_after_micro').notNull(),
+    /**
+     * The account's available balance (all pools, unexpired lots) after this entry; null on `distribute` entries,
+     * which move revenue, never credit.
+     */
+    availableAfterMicro: micro('available_after_micro'),
+    /** For `distribute` entries: the distribution (a row of `distributions`) the entry is a share of. */
+    distributionId: text('distribution_id').references((): AnyPgColumn => distributions.id),
     /** For `distribute` entries: the revenue rule that governed the split. */
     ruleId: text('rule_id'),
     ruleVersion: integer('rule_version'),
@@ -187,11 +222,18 @@ export const entries = pgTable(
   (t) => [
     index('entries_account_id_idx').on(t.accountId, t.id),
     index('entries_lot_idx').on(t.lotId),
+    index('entries_distribution_idx').on(t.distributionId).where(sql`${t.distributionId} is not null`),
+    index('entries_revenue_time_idx').on(t.createdAt).where(sql`${t.kind} = 'distribute'`),
     check('entries_amount_positive', sql`${t.amountMicro} > 0`),
     check('entries_kind_valid', inList('kind', entryKinds)),
     check('entries_from_bucket_valid', inList('from_bucket', buckets)),
     check('entries_to_bucket_valid', inList('to_bucket', buckets)),
     check('entries_buckets_differ', sql`${t.fromBucket} <> ${t.toBucket}`),
+    check('entries_available_after_iff_credit', sql`(${t.kind} = 'distribute') = (${t.availableAfterMicro} is null)`),
+    check(
+      'entries_distribution_shape',
+      sql`(${t.kind} = 'distribute') = (${t.distributionId} is not null and ${t.ruleId} is not null and ${t.lotId} is null)`,
+    ),
   ],
 );
 
@@ -220,4 +262,184 @@ export const events = pgTable(
     createdAt: at('created_at').notNull(),
   },
   (t) => [index('events_account_idx').on(t.accountId, t.id)],
+);
+
+/**
+ * Versioned revenue rules (DESIGN.md §3). The pool bps sum to 10 000; schema 1 rules leave referrer and treasury at
+ * zero; a partial unique index allows one `active` rule. `version` is a monotonic number given at proposal.
+ */
+export const revenueRules = pgTable(
+  'revenue_rules',
+  {
+    id: text('id').primaryKey(),
+    version: integer('version').generatedAlwaysAsIdentity().notNull(),
+    schemaVersion: integer('schema_version').notNull(),
+    name: text('name').notNull(),
+    notes: text('notes'),
+    status: text('status', { enum: revenueRuleStatuses }).notNull(),
+    commonsBps: integer('commons_bps').notNull(),
+    communityBps: integer('community_bps').notNull(),
+    foundationBps: integer('foundation_bps').notNull(),
+    referrerBps: integer('referrer_bps').notNull().default(0),
+    treasuryBps: integer('treasury_bps').notNull().default(0),
+    proposedBy: text('proposed_by').notNull(),
+    submittedBy: text('submitted_by'),
+    submittedAt: at('submitted_at'),
+    approvedBy: text('approved_by'),
+    approvedAt: at('approved_at'),
+    rejectedBy: text('rejected_by'),
+    rejectedAt: at('rejected_at'),
+    /** Set when a second distinct admin activated the rule before its cooldown ended. */
+    emergencyBy: text('emergency_by'),
+    emergencyReason: text('emergency_reason'),
+    /** When the rule becomes (or became) active: approval + cooldown, or the emergency activation time. */
+    activatesAt: at('activates_at'),
+    activatedAt: at('activated_at'),
+    supersededAt: at('superseded_at'),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('revenue_rules_version_uq').on(t.version),
+    uniqueIndex('revenue_rules_one_active_uq').on(t.status).where(sql`${t.status} = 'active'`),
+    index('revenue_rules_due_idx').on(t.activatesAt).where(sql`${t.status} = 'cooling_down'`),
+    check('revenue_rules_status_valid', inList('status', revenueRuleStatuses)),
+    check('revenue_rules_schema_valid', sql`${t.schemaVersion} in (1, 2)`),
+    check(
+      'revenue_rules_bps_range',
+      sql`${t.commonsBps} between 0 and 10000 and ${t.communityBps} between 0 and 10000 and ${t.foundationBps} between 0 and 10000 and ${t.referrerBps} between 0 and 10000 and ${t.treasuryBps} between 0 and 10000`,
+    ),
+    check(
+      'revenue_rules_bps_sum',
+      sql`${t.commonsBps} + ${t.communityBps} + ${t.foundationBps} + ${t.referrerBps} + ${t.treasuryBps} = 10000`,
+    ),
+    check(
+      'revenue_rules_schema1_fields',
+      sql`${t.schemaVersion} = 2 or (${t.referrerBps} = 0 and ${t.treasuryBps} = 0)`,
+    ),
+    check('revenue_rules_four_eyes', sql`${t.approvedBy} is null or ${t.approvedBy} <> ${t.proposedBy}`),
+    check(
+      'revenue_rules_emergency_distinct',
+      sql`${t.emergencyBy} is null or (${t.emergencyBy} <> ${t.proposedBy} and ${t.emergencyBy} <> ${t.approvedBy} and ${t.emergencyReason} is not null)`,
+    ),
+  ],
+);
+
+/** Every transition of every revenue rule; append-only (a trigger rejects UPDATE, DELETE and TRUNCATE). */
+export const revenueRuleAudit = pgTable(
+  'revenue_rule_audit',
+  {
+    id: bigint('id', { mode: 'bigint' }).generatedAlwaysAsIdentity().primaryKey(),
+    ruleId: text('rule_id')
+      .notNull()
+      .references(() => revenueRules.id),
+    actor: text('actor').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status').notNull(),
+    reason: text('reason'),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('revenue_rule_audit_rule_idx').on(t.ruleId, t.id)],
+);
+
+/**
+ * One row per distributed charge (kind `charge`, one per finalized hold with a charge) and per reversal (kind
+ * `reversal`: a refunded lot gives back its part of a charge). The pool shares sum to the amount (CHECK); each
+ * non-zero share is also one `distribute` journal entry on the pool's account carrying this id.
+ */
+export const distributions = pgTable(
+  'distributions',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: distributionKinds }).notNull(),
+    reservationId: text('reservation_id')
+      .notNull()
+      .references(() => reservations.id),
+    /** The paying account. */
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    /** For a reversal: the charge it reverses and the refunded lot. */
+    reversesId: text('reverses_id'),
+    lotId: text('lot_id').references(() => lots.id),
+    amountMicro: micro('amount_micro').notNull(),
+    ruleId: text('rule_id')
+      .notNull()
+      .references(() => revenueRules.id),
+    ruleVersion: integer('rule_version').notNull(),
+    ruleSchemaVersion: integer('rule_schema_version').notNull(),
+    commonsMicro: micro('commons_micro').notNull(),
+    communityMicro: micro('community_micro').notNull(),
+    foundationMicro: micro('foundation_micro').notNull(),
+    referrerMicro: micro('referrer_micro').notNull(),
+    treasuryMicro: micro('treasury_micro').notNull(),
+    /** The account paid the referrer share, when there was one. */
+    referrerAccountId: text('referrer_account_id').references(() => accounts.id),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('distributions_charge_uq').on(t.reservationId).where(sql`${t.kind} = 'charge'`),
+    index('distributions_reverses_idx').on(t.reversesId).where(sql`${t.reversesId} is not null`),
+    index('distributions_time_idx').on(t.createdAt),
+    check('distributions_kind_valid', inList('kind', distributionKinds)),
+    check('distributions_amount_positive', sql`${t.amountMicro} > 0`),
+    check(
+      'distributions_shares_nonnegative',
+      sql`${t.commonsMicro} >= 0 and ${t.communityMicro} >= 0 and ${t.foundationMicro} >= 0 and ${t.referrerMicro} >= 0 and ${t.treasuryMicro} >= 0`,
+    ),
+    check(
+      'distributions_shares_sum',
+      sql`${t.commonsMicro} + ${t.communityMicro} + ${t.foundationMicro} + ${t.referrerMicro} + ${t.treasuryMicro} = ${t.amountMicro}`,
+    ),
+    check(
+      'distributions_reversal_shape',
+      sql`(${t.kind} = 'charge') = (${t.reversesId} is null) and (${t.kind} = 'charge') = (${t.lotId} is null)`,
+    ),
+    check('distributions_referrer_account', sql`${t.referrerMicro} = 0 or ${t.referrerAccountId} is not null`),
+  ],
+);
+
+/**
+ * Verified payments recorded with what they bought (a credit pack): unique on the payment's reference, so one
+ * payment mints once. `response` holds the first purchase result, answered again on a replay.
+ */
+export const payments = pgTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    reference: text('reference').notNull(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    packId: text('pack_id').notNull(),
+    payer: text('payer').notNull(),
+    amountMicro: micro('amount_micro').notNull(),
+    network: text('network'),
+    asset: text('asset'),
+    lotId: text('lot_id').references(() => lots.id),
+    settlement: jsonb('settlement'),
+    response: jsonb('response'),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('payments_reference_uq').on(t.reference),
+    index('payments_account_idx').on(t.accountId),
+    check('payments_amount_positive', sql`${t.amountMicro} > 0`),
+  ],
+);
+
+/** Who referred an account; an active attribution earns the referrer share under schema 2 rules. */
+export const referralAttributions = pgTable(
+  'referral_attributions',
+  {
+    accountId: text('account_id')
+      .primaryKey()
+      .references(() => accounts.id),
+    referrerAccountId: text('referrer_account_id')
+      .notNull()
+      .references(() => accounts.id),
+    active: boolean('active').notNull().default(true),
+    createdAt: at('created_at').notNull(),
+    endedAt: at('ended_at'),
+  },
+  (t) => [check('referral_not_self', sql`${t.accountId} <> ${t.referrerAccountId}`)],
 );

@@ -9,8 +9,8 @@
  * in the same transaction (see `AccountWork.flush`), so a key's row exists exactly when its effect does. A
  * failed operation (a typed error) stores nothing: a retry with the same key runs again.
  */
-import { and, eq, sql } from 'drizzle-orm';
-import { execRows, type LedgerDb } from '../db/ledger-db.js';
+import { sql } from 'drizzle-orm';
+import { execRows, type LedgerDb, ledgerDriverOf, statementsOf } from '../db/ledger-db.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { IdempotencyKeyReusedError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
@@ -35,6 +35,8 @@ export interface LedgerContext {
   holdTtlMsMax: number;
   idempotencyTtlMs: number;
   retryCountMax: number;
+  /** Revenue governance: time between a rule's approval and its activation (default 48 h when absent). */
+  ruleCooldownMs?: number;
   faults: LedgerFaults;
   /**
    * The transaction config that makes a write READ COMMITTED: `undefined` when the database's default already is
@@ -119,10 +121,16 @@ export function storeResultSql(slot: IdempotencySlot, result: unknown) {
     where scope = ${slot.scope} and key = ${slot.key} returning 1 as stored`;
 }
 
+/** Stores a result into its idempotency row (when the write did not store it in its write statement). */
+const storeResultText =
+  'update idempotency_keys set response = $1::jsonb where scope = $2 and key = $3 returning 1 as stored';
+
 /**
  * Runs one write: validates the idempotency key, opens a READ COMMITTED transaction (see {@link writeIsolationOf}), claims the key (or answers
  * the stored result), runs `body`, stores its result, commits. Serialization failures and deadlocks are retried
  * up to `retryCountMax` times with a short random pause; every other error propagates (and rolls back).
+ * The transaction runs on the database's driver (`ledgerDriverOf`): on postgres.js its BEGIN is pipelined with the
+ * first statements and its COMMIT with the write statement queued by `AccountWork.flush`.
  *
  * @throws {IdempotencyKeyReusedError} when the key was used for this operation with another request.
  * @example
@@ -136,9 +144,10 @@ export async function runWrite<T>(
   if (op.idempotencyKey !== undefined) assertIdempotencyKey(op.idempotencyKey);
   const hash = op.idempotencyKey === undefined ? null : requestHash(op.input);
   const isolation = await writeIsolationOf(ctx);
+  const driver = ledgerDriverOf(ctx.db);
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await ctx.db.transaction(async (tx) => {
+      return await driver.transaction({ readCommitted: isolation !== undefined }, async (tx) => {
         const now = new Date(ctx.clock.nowMs());
         let slot: IdempotencySlot | null = null;
         if (op.idempotencyKey !== undefined && hash !== null) {
@@ -148,12 +157,16 @@ export async function runWrite<T>(
         }
         const result = await body({ tx, now, idempotency: slot });
         if (slot !== null && !slot.stored) {
-          const stored = await execRows(tx, storeResultSql(slot, result));
+          const stored = await statementsOf(tx).rows(storeResultText, [
+            JSON.stringify(encodeStored(result)),
+            slot.scope,
+            slot.key,
+          ]);
           assert(stored.length === 1, 'the idempotency row must exist while its write runs', { key: slot.key });
           slot.stored = true;
         }
         return result;
-      }, isolation);
+      });
     } catch (error) {
       const state = sqlStateOf(error);
       if (state === undefined || !retryableSqlStates.includes(state) || attempt >= ctx.retryCountMax) throw error;
@@ -164,6 +177,17 @@ export async function runWrite<T>(
 
 type Claim = { kind: 'fresh'; slot: IdempotencySlot } | { kind: 'replay'; result: unknown };
 
+/** Inserts the key's row, or takes over an expired one; answers a row when this write now owns the key. */
+const claimKeyText = `insert into idempotency_keys (scope, key, request_hash, response, created_at, expires_at)
+  values ($1, $2, $3, 'null'::jsonb, $4::timestamptz, $5::timestamptz)
+  on conflict (scope, key) do update set
+    request_hash = excluded.request_hash, response = excluded.response,
+    created_at = excluded.created_at, expires_at = excluded.expires_at
+  where idempotency_keys.expires_at <= $4::timestamptz
+  returning 1 as claimed`;
+/** The stored row of a key another write owns. */
+const readKeyText = 'select request_hash, response from idempotency_keys where scope = $1 and key = $2';
+
 async function claimKey(
   tx: Tx,
   ctx: LedgerContext,
@@ -173,23 +197,12 @@ async function claimKey(
   now: Date,
 ): Promise<Claim> {
   const expiresAt = new Date(now.getTime() + ctx.idempotencyTtlMs);
-  const claimed = await execRows(
-    tx,
-    sql`insert into ${idempotencyKeys} (scope, key, request_hash, response, created_at, expires_at)
-      values (${scope}, ${key}, ${hash}, 'null'::jsonb, ${now.toISOString()}::timestamptz, ${expiresAt.toISOString()}::timestamptz)
-      on conflict (scope, key) do update set
-        request_hash = excluded.request_hash, response = excluded.response,
-        created_at = excluded.created_at, expires_at = excluded.expires_at
-      where ${idempotencyKeys.expiresAt} <= ${now.toISOString()}::timestamptz
-      returning 1 as claimed`,
-  );
+  const statements = statementsOf(tx);
+  const claimed = await statements.rows(claimKeyText, [scope, key, hash, now.toISOString(), expiresAt.toISOString()]);
   if (claimed.length === 1) return { kind: 'fresh', slot: { scope, key, expiresAt, stored: false } };
-  const [row] = await tx
-    .select({ requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response })
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+  const [row] = await statements.rows<{ request_hash: string; response: unknown }>(readKeyText, [scope, key]);
   assert(row !== undefined, 'a conflicting idempotency row must be readable', { scope, key });
-  if (row.requestHash !== hash) throw new IdempotencyKeyReusedError(scope, key);
+  if (row.request_hash !== hash) throw new IdempotencyKeyReusedError(scope, key);
   const response = typeof row.response === 'string' ? JSON.parse(row.response) : row.response;
   assert(response !== null, 'a committed idempotency row must hold its response', { scope, key });
   return { kind: 'replay', result: decodeStored(response) };

@@ -1,3 +1,5 @@
+import { queueDistributions, readChargeTerms, readDistributionsOfReservation } from '../distribution/distribute.js';
+import { splitCharge } from '../distribution/shares.js';
 import { FinalizeConflictError, ReservationNotPendingError } from '../errors.js';
 import type { FinalizeInput, FinalizeResult, WriteOptions } from '../types.js';
 import { assert } from './assert.js';
@@ -38,8 +40,10 @@ function outcomeOf(stored: StoredReservation) {
  * rest (last drawn first). An overrun (cost > hold) follows the hold's mode: `live` charges the hold and records
  * the overrun as uncollected; `soft` also charges the excess from the pool's other usable lots in consumption order
  * (never below zero, at most `lotsPerHoldMax` lots) and records what could not be charged as uncollected; `shadow` charges nothing, releases the whole hold and
- * records the cost. A repeat with the same cost returns the first outcome (with the current balance and lots);
- * another cost is a conflict. Emits `reservation.finalized`.
+ * records the cost. The charge is split by the revenue rule in force at that moment, in the same transaction (a
+ * `distributions` row and `distribute` entries on the pools' accounts; see `splitCharge`). A repeat with the same cost
+ * returns the first outcome and distribution (with the current balance and lots); another cost is a conflict. Emits
+ * `reservation.finalized` and `distribution.posted`.
  *
  * @throws {InvalidAmountError} when actualCostMicro is not a bigint in 0..10^15.
  * @throws {InvalidArgumentError} when reservationId breaks its rule.
@@ -63,11 +67,13 @@ export async function finalize(
     ctx,
     { scope: 'finalize', input: normalized, idempotencyKey: options.idempotencyKey },
     async ({ tx, now, idempotency }) => {
-      // Pipelined in this order: the account lock, then (after it is held) the hold and the account's live lots.
-      const [account, stored, liveLots] = await Promise.all([
+      // Pipelined in this order: the account lock, then (after it is held) the hold, the account's live lots, and
+      // the revenue rule in force with the account's referrer.
+      const [account, stored, liveLots, terms] = await Promise.all([
         lockAccountOfReservation(tx, normalized.reservationId),
         readReservation(tx, normalized.reservationId, { lock: true }),
         lockLiveLotsOfReservation(tx, normalized.reservationId),
+        readChargeTerms(tx, normalized.reservationId, now),
       ]);
       const actualCostMicro = normalized.actualCostMicro;
       if (stored.status === 'finalized') {
@@ -76,10 +82,14 @@ export async function finalize(
           throw new FinalizeConflictError(stored.id, stored.actualCostMicro, actualCostMicro);
         }
         const work = new AccountWork(ctx, tx, now, account, liveLots);
-        const holdLots = await work.lockLots(stored.lots.map((part) => part.lotId));
+        const [holdLots, { charge }] = await Promise.all([
+          work.lockLots(stored.lots.map((part) => part.lotId)),
+          readDistributionsOfReservation(tx, stored.id),
+        ]);
         const result: FinalizeResult = {
           reservation: toReservation(stored, now),
           ...outcomeOf(stored),
+          distribution: charge,
           balance: work.balance(),
           lots: work.snapshot(holdLots.map((lot) => lot.id)),
         };
@@ -171,9 +181,25 @@ export async function finalize(
         overrunMicro: overrunMicro.toString(),
         uncollectedMicro: uncollectedMicro.toString(),
       });
+      // The charge is split by the rule in force now, in this transaction (shadow holds charge nothing).
+      const distribution =
+        chargedMicro > 0n
+          ? (queueDistributions(work, [
+              {
+                kind: 'charge',
+                reservationId: stored.id,
+                reversesId: null,
+                lotId: null,
+                rule: terms.rule,
+                shares: splitCharge(chargedMicro, terms.rule, { hasReferrer: terms.referrerAccountId !== null }),
+                referrerAccountId: terms.referrerAccountId,
+              },
+            ])[0] ?? null)
+          : null;
       const result: FinalizeResult = {
         reservation: toReservation(finalized, now),
         ...outcome,
+        distribution,
         balance: work.balance(),
         lots: work.snapshot([...touched]),
       };

@@ -1,11 +1,41 @@
 import type { LedgerDb } from '../db/ledger-db.js';
+import { distributionTotals, getDistribution } from '../distribution/reads.js';
+import { attributeReferral, endReferral } from '../distribution/referrals.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
+import {
+  type CreditPack,
+  type CreditPackConfig,
+  createCreditPackCatalog,
+  defaultCreditPacks,
+} from '../packs/catalog.js';
+import { purchasePack } from '../packs/purchase.js';
 import { type Clock, systemClock } from '../ports/clock.js';
+import {
+  activateDueRules,
+  activateRuleNow,
+  approveRule,
+  proposeRule,
+  rejectRule,
+  ruleCooldownMsDefault,
+  ruleCooldownMsMax,
+  submitRule,
+} from '../rules/governance.js';
+import { getActiveRule, getRule, listRuleAudit, listRules } from '../rules/reads.js';
+import type {
+  ActivateDueRulesResult,
+  ListRulesOptions,
+  ProposeRuleInput,
+  RevenueRule,
+  RevenueRuleAuditEntry,
+  RuleActionInput,
+  RuleReasonedActionInput,
+} from '../rules/types.js';
 import type {
   Account,
   Balance,
   CreateAccountInput,
   CreateAccountResult,
+  Distribution,
   Entry,
   FinalizeInput,
   FinalizeResult,
@@ -14,6 +44,11 @@ import type {
   MintInput,
   MintResult,
   Page,
+  PoolTotal,
+  PurchasePackInput,
+  PurchasePackOptions,
+  PurchasePackResult,
+  ReferralAttribution,
   RefundResult,
   RefundTarget,
   ReleaseResult,
@@ -64,6 +99,10 @@ export interface CreateLedgerOptions {
   idempotencyTtlMs?: number;
   /** Retries of a write on serialization failure or deadlock (default 5, 0..20). */
   retryCountMax?: number;
+  /** Revenue governance: time from a rule's approval to its activation (default 172 800 000 ms = 48 h, 0..30 days). */
+  ruleCooldownMs?: number;
+  /** The credit pack catalog (default `defaultCreditPacks`: starter, standard, premium); validated here. */
+  creditPacks?: readonly CreditPackConfig[];
   /**
    * Test-only fault injection: `afterLotUpdate(operation)` runs inside each write's transaction after its lot rows
    * were written and before its entries are inserted. Never set it in production.
@@ -105,6 +144,41 @@ export interface Ledger {
   listEvents(options?: { after?: string | null; limit?: number }): Promise<Page<LedgerEvent>>;
   /** Replays the journal and checks every invariant; never throws on a violation. */
   verify(): Promise<VerifyReport>;
+  /** The credit pack catalog. */
+  listCreditPacks(): readonly CreditPack[];
+  /** Records a verified payment and mints the pack's lot in one transaction; a payment mints once. */
+  purchasePack(input: PurchasePackInput, options?: PurchasePackOptions): Promise<PurchasePackResult>;
+  /** A hold's charge distribution (which rule governed it) and its reversals. */
+  getDistribution(reservationId: string): Promise<{ charge: Distribution | null; reversals: Distribution[] }>;
+  /** Per revenue pool: distributed, reversed and net over `[from, to)`. */
+  distributionTotals(range: { from: Date; to: Date }): Promise<PoolTotal[]>;
+  /** Attributes an account to its referrer (earns the referrer share of schema 2 rules). */
+  attributeReferral(
+    input: { accountId: string; referrerAccountId: string },
+    options?: WriteOptions,
+  ): Promise<ReferralAttribution>;
+  /** Ends an account's referral attribution. */
+  endReferral(input: { accountId: string }, options?: WriteOptions): Promise<ReferralAttribution>;
+  /** Revenue governance: proposes a rule (a `draft`). */
+  proposeRule(input: ProposeRuleInput, options?: WriteOptions): Promise<RevenueRule>;
+  /** `draft → pending_approval`. */
+  submitRule(input: RuleActionInput, options?: WriteOptions): Promise<RevenueRule>;
+  /** `pending_approval → cooling_down` by an admin other than the proposer; active after the cooldown. */
+  approveRule(input: RuleActionInput, options?: WriteOptions): Promise<RevenueRule>;
+  /** `pending_approval | cooling_down → rejected`, with a reason. */
+  rejectRule(input: RuleReasonedActionInput, options?: WriteOptions): Promise<RevenueRule>;
+  /** Emergency: `cooling_down → active` now, by an admin other than the proposer and the approver, with a reason. */
+  activateRuleNow(input: RuleReasonedActionInput, options?: WriteOptions): Promise<RevenueRule>;
+  /** The activation job: activates due rules in order, each superseding the previous. */
+  activateDueRules(): Promise<ActivateDueRulesResult>;
+  /** One rule as of now (read-time activation). */
+  getRule(ruleId: string): Promise<RevenueRule>;
+  /** Rules newest first, optionally in one status as of now. */
+  listRules(options?: ListRulesOptions): Promise<Page<RevenueRule>>;
+  /** The rule in force now. */
+  getActiveRule(): Promise<RevenueRule>;
+  /** A rule's audit trail, oldest first. */
+  listRuleAudit(ruleId: string): Promise<RevenueRuleAuditEntry[]>;
 }
 
 function intOption(name: string, value: unknown, min: number, max: number): number {
@@ -140,6 +214,7 @@ export function createLedger(options: CreateLedgerOptions): Ledger {
     throw new InvalidArgumentError('clock must have a nowMs() method');
   }
   const holdTtlMsMax = intOption('holdTtlMsMax', options.holdTtlMsMax ?? holdTtlMsMaxDefault, 1, holdTtlMsLimitMax);
+  const creditPacks = createCreditPackCatalog(options.creditPacks ?? defaultCreditPacks);
   const ctx: LedgerContext = {
     db: options.db,
     clock,
@@ -157,6 +232,7 @@ export function createLedger(options: CreateLedgerOptions): Ledger {
       idempotencyTtlMsMax,
     ),
     retryCountMax: intOption('retryCountMax', options.retryCountMax ?? retryCountDefault, 0, retryCountLimitMax),
+    ruleCooldownMs: intOption('ruleCooldownMs', options.ruleCooldownMs ?? ruleCooldownMsDefault, 0, ruleCooldownMsMax),
     faults: options.faults ?? {},
   };
   return {
@@ -176,5 +252,21 @@ export function createLedger(options: CreateLedgerOptions): Ledger {
     sweepIdempotencyKeys: (sweepOptions) => sweepIdempotencyKeys(ctx, sweepOptions),
     listEvents: (listOptions) => listEvents(ctx, listOptions),
     verify: () => verify(ctx),
+    listCreditPacks: () => creditPacks.packs,
+    purchasePack: (input, purchaseOptions) => purchasePack(ctx, creditPacks, input, purchaseOptions),
+    getDistribution: (reservationId) => getDistribution(ctx, reservationId),
+    distributionTotals: (range) => distributionTotals(ctx, range),
+    attributeReferral: (input, writeOptions) => attributeReferral(ctx, input, writeOptions),
+    endReferral: (input, writeOptions) => endReferral(ctx, input, writeOptions),
+    proposeRule: (input, writeOptions) => proposeRule(ctx, input, writeOptions),
+    submitRule: (input, writeOptions) => submitRule(ctx, input, writeOptions),
+    approveRule: (input, writeOptions) => approveRule(ctx, input, writeOptions),
+    rejectRule: (input, writeOptions) => rejectRule(ctx, input, writeOptions),
+    activateRuleNow: (input, writeOptions) => activateRuleNow(ctx, input, writeOptions),
+    activateDueRules: () => activateDueRules(ctx),
+    getRule: (ruleId) => getRule(ctx, ruleId),
+    listRules: (listOptions) => listRules(ctx, listOptions),
+    getActiveRule: () => getActiveRule(ctx),
+    listRuleAudit: (ruleId) => listRuleAudit(ctx, ruleId),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Pure rules about lots: bucket access, read-time expiry, consumption order, balances.
  */
-import type { Bucket } from '../db/schema.js';
+import type { LotBucket } from '../db/schema.js';
 import type { Balance, Lot, PoolBalance } from '../types.js';
 import { assert } from './assert.js';
 
@@ -15,7 +15,7 @@ export const bucketField = {
   consumed: 'consumedMicro',
   expired: 'expiredMicro',
   refunded: 'refundedMicro',
-} as const satisfies Record<Exclude<Bucket, 'external'>, keyof Lot>;
+} as const satisfies Record<LotBucket, keyof Lot>;
 
 /**
  * True when the lot is past its expiry at `nowMs` (a lot expires at `expiresAt` itself), swept or not.

@@ -139,8 +139,10 @@ describe('listEvents', () => {
       'lot.minted',
       'reservation.created',
       'reservation.finalized',
+      'distribution.posted',
       'reservation.created',
       'reservation.released',
+      'distribution.posted',
       'lot.refunded',
     ]);
     expect(seen.every((e) => e.accountId === accountId)).toBe(true);
@@ -154,7 +156,9 @@ describe('listEvents', () => {
       uncollectedMicro: '0',
       billingMode: 'live',
     });
-    expect(seen[5]?.payload).toMatchObject({ refundedMicro: '96', debtAddedMicro: '4' });
+    expect(seen[3]?.payload).toMatchObject({ kind: 'charge', reservationId: a.reservation.id, amountMicro: '4' });
+    expect(seen[6]?.payload).toMatchObject({ kind: 'reversal', reservationId: a.reservation.id, amountMicro: '4' });
+    expect(seen[7]?.payload).toMatchObject({ refundedMicro: '96', debtAddedMicro: '4' });
     await rejectsWithCode(kit.ledger.listEvents({ after: encodeCursor('e', 1n) }), 'invalid_cursor');
     await rejectsWithCode(kit.ledger.listEvents({ limit: 1001 }), 'invalid_argument');
   });

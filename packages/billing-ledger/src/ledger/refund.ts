@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { execRows } from '../db/ledger-db.js';
 import { events, lots } from '../db/schema.js';
+import { queueDistributions, reversalDraftsForLot } from '../distribution/distribute.js';
 import { AlreadyRefundedError, InvalidArgumentError, LotHasPendingHoldsError, LotNotFoundError } from '../errors.js';
 import type { RefundResult, RefundTarget, WriteOptions } from '../types.js';
 import { type LedgerContext, runWrite } from './context.js';
@@ -15,7 +16,9 @@ export const lotRefundedEventType = 'lot.refunded';
  * Refunds a lot, named by id or by its source (`sourceType` + `sourceId`, e.g. a payment): the unspent part is
  * clawed back (available → refunded, a `refund` entry) and the consumed part becomes debt on the account, which
  * later mints pay down first. A lot is refunded once; a lot with credit held by pending holds is refused (release
- * or finalize them first). Emits `lot.refunded`.
+ * or finalize them first). The distributions of the charges the lot paid for are reversed in proportion (one
+ * `reversal` distribution per charge, at most `distributionsPerWriteMax`). Emits `lot.refunded` (and
+ * `distribution.posted` per reversal).
  *
  * @throws {InvalidArgumentError} when the target is neither `{ lotId }` nor `{ sourceType, sourceId }`.
  * @throws {LotNotFoundError}
@@ -69,6 +72,9 @@ export async function refund(
       if (refundedMicro > 0n) work.move(lot, 'refund', 'available', 'refunded', refundedMicro, null, 'refund');
       const debtAddedMicro = lot.consumedMicro;
       work.debtMicro += debtAddedMicro;
+      // The revenue the lot's consumed credit paid for is given back by the pools (one reversal per charge).
+      const drafts = await reversalDraftsForLot(tx, lot.id);
+      const reversals = drafts.length === 0 ? [] : queueDistributions(work, drafts);
       work.emit(lotRefundedEventType, lot.id, {
         lotId: lot.id,
         accountId: lot.accountId,
@@ -82,6 +88,7 @@ export async function refund(
         lot: work.snapshot([lot.id])[0]!,
         refundedMicro,
         debtAddedMicro,
+        reversals,
         balance: work.balance(),
       };
       await work.flush('refund', idempotency, result);

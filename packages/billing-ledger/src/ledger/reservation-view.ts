@@ -2,12 +2,13 @@
  * Reading holds: the row plus its lots, and the read-time status (a pending hold at or past its expiry reads as
  * `expired`, with `resolvedAt` = `expiresAt`, whether or not the sweeper has run).
  */
-import { eq, sql } from 'drizzle-orm';
-import { accounts, reservationLots, reservations } from '../db/schema.js';
+import { statementsOf, tableRows } from '../db/ledger-db.js';
+import { reservations } from '../db/schema.js';
 import { ReservationNotFoundError } from '../errors.js';
 import type { Account, Reservation } from '../types.js';
 import { assert } from './assert.js';
 import type { Tx } from './context.js';
+import { accountRows } from './work.js';
 
 /** A reservation row as stored, with its lots in position order. */
 export type StoredReservation = typeof reservations.$inferSelect & { lots: { lotId: string; amountMicro: bigint }[] };
@@ -38,6 +39,16 @@ export function toReservation(stored: StoredReservation, now: Date): Reservation
   };
 }
 
+/** Rows of `reservations`, as drizzle selects them. */
+const reservationRows = tableRows<typeof reservations.$inferSelect>(reservations);
+const readReservationText = `select ${reservationRows.selectList('r')}, rl.lot_id as "partLotId",
+    rl.amount_micro as "partAmountMicro", rl.position as "partPosition"
+  from reservations r join reservation_lots rl on rl.reservation_id = r.id
+  where r.id = $1 order by rl.position`;
+const readReservationLockedText = `${readReservationText} for update of r`;
+const lockAccountOfReservationText = `select ${accountRows.selectList('a')} from accounts a
+  where a.id = (select r.account_id from reservations r where r.id = $1) for update`;
+
 /**
  * Reads a hold and its lots (one statement); `lock` takes the hold row `FOR UPDATE`.
  *
@@ -50,21 +61,18 @@ export async function readReservation(
   reservationId: string,
   options: { lock: boolean },
 ): Promise<StoredReservation> {
-  const query = tx
-    .select({ reservation: reservations, part: reservationLots })
-    .from(reservations)
-    .innerJoin(reservationLots, eq(reservationLots.reservationId, reservations.id))
-    .where(eq(reservations.id, reservationId))
-    .orderBy(reservationLots.position);
-  const rows = options.lock ? await query.for('update', { of: reservations }) : await query;
+  const rows = await statementsOf(tx).rows<{ partLotId: string; partAmountMicro: bigint; partPosition: number }>(
+    options.lock ? readReservationLockedText : readReservationText,
+    [reservationId],
+  );
   const first = rows[0];
   if (first === undefined) throw new ReservationNotFoundError(reservationId);
   rows.forEach((row, index) => {
-    assert(row.part.position === index, 'hold lots are numbered 0..n-1', { reservationId });
+    assert(Number(row.partPosition) === index, 'hold lots are numbered 0..n-1', { reservationId });
   });
   return {
-    ...first.reservation,
-    lots: rows.map((row) => ({ lotId: row.part.lotId, amountMicro: row.part.amountMicro })),
+    ...reservationRows.decode(first),
+    lots: rows.map((row) => ({ lotId: row.partLotId, amountMicro: BigInt(row.partAmountMicro) })),
   };
 }
 
@@ -76,16 +84,7 @@ export async function readReservation(
  * const account = await lockAccountOfReservation(tx, 'res_1');
  */
 export async function lockAccountOfReservation(tx: Tx, reservationId: string): Promise<Account> {
-  const [account] = await tx
-    .select()
-    .from(accounts)
-    .where(
-      eq(
-        accounts.id,
-        sql`(select ${reservations.accountId} from ${reservations} where ${reservations.id} = ${reservationId})`,
-      ),
-    )
-    .for('update');
-  if (account === undefined) throw new ReservationNotFoundError(reservationId);
-  return account;
+  const [row] = await statementsOf(tx).rows(lockAccountOfReservationText, [reservationId]);
+  if (row === undefined) throw new ReservationNotFoundError(reservationId);
+  return accountRows.decode(row);
 }

@@ -2,18 +2,25 @@
  * The verifier: reads the whole ledger in one REPEATABLE READ, read-only snapshot, replays the journal and checks
  * every invariant. It reports; it never throws on a violation (it throws only when the database cannot be read).
  */
-import { asc, eq, gt } from 'drizzle-orm';
+import { asc, eq, gt, sql } from 'drizzle-orm';
+import { execRows } from '../db/ledger-db.js';
 import {
   accounts,
-  type Bucket,
+  distributions,
   type EntryKind,
   entries,
   events,
+  type LotBucket,
   lots,
+  type RevenuePool,
   reservationLots,
   reservations,
+  revenuePools,
+  revenueRules,
 } from '../db/schema.js';
-import type { Entry, Lot, VerifyReport, VerifyViolation } from '../types.js';
+import { type DistributionRow, toDistribution } from '../distribution/distribute.js';
+import { sharesTotal, systemPoolAccounts } from '../distribution/shares.js';
+import type { Distribution, Entry, Lot, VerifyReport, VerifyViolation } from '../types.js';
 import type { LedgerContext } from './context.js';
 import { bucketField, generalPoolId, minMicro } from './lots.js';
 import { lotRefundedEventType } from './refund.js';
@@ -33,12 +40,12 @@ export const legalMoves: Readonly<Record<EntryKind, readonly string[]>> = {
   expire_hold: ['reserved>available'],
   refund: ['available>refunded'],
   adjust: ['available>consumed'],
-  distribute: ['external>available'],
+  distribute: ['consumed>revenue', 'revenue>consumed'],
 };
 const kindsWithHold: readonly EntryKind[] = ['reserve', 'release', 'consume', 'expire_hold'];
 const kindsWithoutHold: readonly EntryKind[] = ['mint', 'expire_lot', 'refund', 'adjust'];
 
-type Buckets = Record<Exclude<Bucket, 'external'>, bigint>;
+type Buckets = Record<LotBucket, bigint>;
 const emptyBuckets = (): Buckets => ({ available: 0n, reserved: 0n, consumed: 0n, expired: 0n, refunded: 0n });
 
 interface HoldFlows {
@@ -90,7 +97,16 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
         .from(events)
         .where(eq(events.type, lotRefundedEventType));
 
+      const distributionRows = (
+        await execRows<DistributionRow>(tx, sql`select * from ${distributions} order by created_at, id`)
+      ).map(toDistribution);
+      const ruleRows = await tx
+        .select({ id: revenueRules.id, version: revenueRules.version, schemaVersion: revenueRules.schemaVersion })
+        .from(revenueRules);
       const accountById = new Map(accountRows.map((a) => [a.id, a]));
+      const distributionById = new Map<string, Distribution>(distributionRows.map((d) => [d.id, d]));
+      /** Per distribution: the shares its `distribute` entries moved, by pool (signed: + into revenue). */
+      const entrySharesByDistribution = new Map<string, Map<RevenuePool, bigint>>();
       const lotById = new Map<string, Lot>(lotRows.map((l) => [l.id, l]));
       const reservationById = new Map(reservationRows.map((r) => [r.id, r]));
 
@@ -215,9 +231,15 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
         if (kindsWithoutHold.includes(entry.kind) && entry.reservationId !== null) {
           report('entry_reservation_unexpected', subject, `a ${entry.kind} entry must not name a hold`);
         }
+        if ((entry.kind === 'distribute') !== (entry.availableAfterMicro === null)) {
+          report('entry_available_after_invalid', subject, 'only distribute entries carry no available balance');
+        }
+        if (entry.kind === 'distribute') {
+          checkDistributeEntry(entry, subject);
+          return;
+        }
         if (entry.lotId === null) {
-          if (entry.kind !== 'distribute')
-            report('entry_lot_missing', subject, `a ${entry.kind} entry must name its lot`);
+          report('entry_lot_missing', subject, `a ${entry.kind} entry must name its lot`);
           return;
         }
         const lot = lotById.get(entry.lotId);
@@ -230,6 +252,10 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
         }
         const buckets = replayed.get(lot.id) ?? emptyBuckets();
         replayed.set(lot.id, buckets);
+        if (entry.fromBucket === 'revenue' || entry.toBucket === 'revenue') {
+          report('entry_move_illegal', subject, 'revenue moves only on distribute entries');
+          return;
+        }
         if (entry.fromBucket !== 'external') {
           buckets[entry.fromBucket] -= entry.amountMicro;
           if (buckets[entry.fromBucket] < 0n) {
@@ -291,6 +317,37 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
           if (entry.kind === 'consume' && move === 'available>consumed') flows.consumedExtra += entry.amountMicro;
           else if (!holdLot) flows.foreignLot = true;
         }
+      }
+
+      function checkDistributeEntry(entry: Entry, subject: string): void {
+        const distribution = entry.distributionId === null ? undefined : distributionById.get(entry.distributionId);
+        if (distribution === undefined || entry.lotId !== null) {
+          report('distribution_entry_invalid', subject, 'a distribute entry names an existing distribution and no lot');
+          return;
+        }
+        const pool = entry.memo as RevenuePool;
+        const expectedAccount =
+          pool === 'referrer'
+            ? distribution.referrerAccountId
+            : (systemPoolAccounts as Record<string, string>)[pool as string];
+        const direction = distribution.kind === 'charge' ? 'consumed>revenue' : 'revenue>consumed';
+        if (
+          !revenuePools.includes(pool) ||
+          expectedAccount !== entry.accountId ||
+          `${entry.fromBucket}>${entry.toBucket}` !== direction ||
+          entry.reservationId !== distribution.reservationId ||
+          entry.ruleId !== distribution.ruleId ||
+          entry.ruleVersion !== distribution.ruleVersion ||
+          entry.ruleSchemaVersion !== distribution.ruleSchemaVersion
+        ) {
+          report('distribution_entry_invalid', subject, `entry does not match distribution ${distribution.id}`, {
+            distributionId: distribution.id,
+          });
+          return;
+        }
+        const byPool = entrySharesByDistribution.get(distribution.id) ?? new Map<RevenuePool, bigint>();
+        byPool.set(pool, (byPool.get(pool) ?? 0n) + entry.amountMicro);
+        entrySharesByDistribution.set(distribution.id, byPool);
       }
 
       // 5. Lots equal the replay of their entries; one mint of the original.
@@ -406,7 +463,105 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
         for (const [holds, message] of rules) if (!holds) report('reservation_outcome_invalid', id, message);
       }
 
-      // 7. Debt: never negative; equals the consumed credit of refunded lots minus what later mints paid down.
+      // 7. Distributions: shares sum to the amount and equal their entries; a charge per charged hold, of exactly
+      // the charge, under an existing rule version; reversals never give back more than a pool received.
+      const ruleById = new Map(ruleRows.map((r) => [r.id, r]));
+      const chargeByReservation = new Map<string, Distribution>();
+      const reversedByCharge = new Map<string, Map<RevenuePool, bigint>>();
+      for (const distribution of distributionRows) {
+        const id = distribution.id;
+        if (sharesTotal(distribution.shares) !== distribution.amountMicro) {
+          report(
+            'distribution_shares_sum',
+            id,
+            `shares add up to ${sharesTotal(distribution.shares)}, amount is ${distribution.amountMicro}`,
+          );
+        }
+        const byPool = entrySharesByDistribution.get(id) ?? new Map<RevenuePool, bigint>();
+        for (const pool of revenuePools) {
+          if (distribution.shares[pool] < 0n) report('distribution_share_negative', id, `${pool} share is negative`);
+          if ((byPool.get(pool) ?? 0n) !== distribution.shares[pool]) {
+            report(
+              'distribution_entries_mismatch',
+              id,
+              `${pool}: entries move ${byPool.get(pool) ?? 0n}, share is ${distribution.shares[pool]}`,
+              { pool },
+            );
+          }
+        }
+        const rule = ruleById.get(distribution.ruleId);
+        if (
+          rule === undefined ||
+          rule.version !== distribution.ruleVersion ||
+          rule.schemaVersion !== distribution.ruleSchemaVersion
+        ) {
+          report(
+            'distribution_rule_mismatch',
+            id,
+            `rule ${distribution.ruleId} v${distribution.ruleVersion} does not exist as recorded`,
+          );
+        }
+        const reservation = reservationById.get(distribution.reservationId);
+        if (reservation === undefined || reservation.accountId !== distribution.accountId) {
+          report(
+            'distribution_reservation_invalid',
+            id,
+            `hold ${distribution.reservationId} is not the paying account's`,
+          );
+          continue;
+        }
+        if (distribution.kind === 'charge') {
+          if (chargeByReservation.has(reservation.id))
+            report('distribution_duplicate', id, `hold ${reservation.id} has two charges`);
+          chargeByReservation.set(reservation.id, distribution);
+          if (reservation.status !== 'finalized' || reservation.chargedMicro !== distribution.amountMicro) {
+            report(
+              'distribution_amount_mismatch',
+              id,
+              `distributes ${distribution.amountMicro}, hold ${reservation.id} charged ${reservation.chargedMicro}`,
+            );
+          }
+        } else {
+          const charge = distribution.reversesId === null ? undefined : distributionById.get(distribution.reversesId);
+          if (
+            charge === undefined ||
+            charge.kind !== 'charge' ||
+            charge.reservationId !== distribution.reservationId ||
+            charge.ruleId !== distribution.ruleId
+          ) {
+            report(
+              'distribution_reversal_invalid',
+              id,
+              `reverses ${distribution.reversesId}, which is not this hold's charge`,
+            );
+            continue;
+          }
+          const sum = reversedByCharge.get(charge.id) ?? new Map<RevenuePool, bigint>();
+          for (const pool of revenuePools) sum.set(pool, (sum.get(pool) ?? 0n) + distribution.shares[pool]);
+          reversedByCharge.set(charge.id, sum);
+        }
+      }
+      for (const [chargeId, sum] of reversedByCharge) {
+        const charge = distributionById.get(chargeId);
+        for (const pool of revenuePools) {
+          if (charge !== undefined && (sum.get(pool) ?? 0n) > charge.shares[pool]) {
+            report(
+              'distribution_over_reversed',
+              chargeId,
+              `${pool} gave back ${sum.get(pool)}, received ${charge.shares[pool]}`,
+              { pool },
+            );
+          }
+        }
+      }
+      for (const reservation of reservationRows) {
+        const charged = reservation.chargedMicro ?? 0n;
+        if (reservation.status === 'finalized' && charged > 0n && !chargeByReservation.has(reservation.id)) {
+          report('distribution_missing', reservation.id, `hold charged ${charged} and distributed nothing`);
+        }
+      }
+
+      // 8. Debt: never negative; equals the consumed credit of refunded lots minus what later mints paid down.
       const debtAddedByAccount = new Map<string, bigint>();
       for (const event of refundEvents) {
         const payload = (typeof event.payload === 'string' ? JSON.parse(event.payload) : event.payload) as Record<
@@ -455,6 +610,7 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
           lots: lotRows.length,
           reservations: reservationRows.length,
           entries: entryCount,
+          distributions: distributionRows.length,
         },
         violations,
       };

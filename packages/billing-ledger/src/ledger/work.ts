@@ -7,24 +7,19 @@
  * each CTE's row count checked. With the test-only `afterLotUpdate` fault set, the lot rows are written by a
  * statement of their own and the fault runs between it and the rest.
  */
-import { and, eq, gt, inArray, or, type SQL, sql } from 'drizzle-orm';
-import { execRows } from '../db/ledger-db.js';
+import { type SQL, sql } from 'drizzle-orm';
+import { type DriverRow, renderSql, statementsOf, tableRows } from '../db/ledger-db.js';
 import {
   accounts,
   type BillingMode,
-  type Bucket,
   type EntryKind,
-  entries,
-  events,
-  idempotencyKeys,
+  type LotBucket,
   lots as lotsTable,
   type ReservationStatus,
-  reservationLots,
-  reservations,
 } from '../db/schema.js';
 import { AccountNotFoundError } from '../errors.js';
 import type { Account, Balance, HoldLot, Lot } from '../types.js';
-import { assert } from './assert.js';
+import { assert, LedgerInvariantError } from './assert.js';
 import { encodeStored } from './codec.js';
 import type { IdempotencySlot, LedgerContext, Tx } from './context.js';
 import { assertLotBuckets, availableOf, balanceOf, bucketField, copyLot, generalPoolId, lotExpired } from './lots.js';
@@ -35,8 +30,8 @@ interface EntryDraft {
   reservationId: string | null;
   kind: EntryKind;
   amountMicro: bigint;
-  fromBucket: Bucket;
-  toBucket: Bucket;
+  fromBucket: LotBucket | 'external';
+  toBucket: LotBucket | 'external';
   availableAfterMicro: bigint;
   memo: string | null;
 }
@@ -57,6 +52,12 @@ export interface ReservationDraft {
   expiresAt: Date;
   lots: HoldLot[];
 }
+
+/**
+ * A CTE body written as SQL text (see `AccountWork.addRawWrite`): `param(value, type)` adds a parameter and answers
+ * its placeholder with the cast (`$n::type`).
+ */
+export type RawCteBody = (param: (value: unknown, type: string) => string) => string;
 
 /** A terminal state to write on a pending hold. */
 export interface ReservationResolution {
@@ -83,6 +84,29 @@ export function consumptionOrderSql(poolId: string): SQL[] {
   ];
 }
 
+// The locks of a write are raw statements with constant text (prepared once per connection on postgres.js), rows
+// mapped as drizzle's `select()` maps them (see `tableRows`).
+
+/** Rows of `accounts`, as drizzle selects them. */
+export const accountRows = tableRows<Account>(accounts);
+/** Rows of `lots`, as drizzle selects them. */
+export const lotRows = tableRows<Lot>(lotsTable);
+
+/** A lot with available or reserved credit (the lots a write locks up front). */
+const liveLotSql = '(l.available_micro > 0 or l.reserved_micro > 0)';
+/** Consumption order for the pool given by `poolSql` (see `consumptionOrder`). */
+const consumptionOrderText = (poolSql: string) =>
+  `case when l.pool_id = ${poolSql} then 0 when l.pool_id = '${generalPoolId}' then 1 else 2 end, l.expires_at asc nulls last, l.seq asc`;
+const lockAccountText = `select ${accountRows.selectList('a')} from accounts a where a.id = $1 for update`;
+const lockLiveLotsText = `select ${lotRows.selectList('l')} from lots l
+  where l.account_id = $1 and ${liveLotSql} order by ${consumptionOrderText('$2')} for update`;
+const holdColumnSql = (column: string) => `(select r.${column} from reservations r where r.id = $1)`;
+const lockLiveLotsOfReservationText = `select ${lotRows.selectList('l')} from lots l
+  where l.account_id = ${holdColumnSql('account_id')} and ${liveLotSql}
+  order by ${consumptionOrderText(holdColumnSql('pool_id'))} for update`;
+const lockLotsText = `select ${lotRows.selectList('l')} from lots l
+  where l.account_id = $1 and l.id = any($2::text[]) order by l.seq for update`;
+
 /**
  * Locks an account row (`FOR UPDATE`) — always the first lock a write takes.
  *
@@ -91,9 +115,9 @@ export function consumptionOrderSql(poolId: string): SQL[] {
  * const account = await lockAccount(tx, 'acc_1');
  */
 export async function lockAccount(tx: Tx, accountId: string): Promise<Account> {
-  const [account] = await tx.select().from(accounts).where(eq(accounts.id, accountId)).for('update');
-  if (account === undefined) throw new AccountNotFoundError(accountId);
-  return account;
+  const [row] = await statementsOf(tx).rows(lockAccountText, [accountId]);
+  if (row === undefined) throw new AccountNotFoundError(accountId);
+  return accountRows.decode(row);
 }
 
 /**
@@ -104,14 +128,8 @@ export async function lockAccount(tx: Tx, accountId: string): Promise<Account> {
  * const lots = await lockLiveLots(tx, 'acc_1', 'general');
  */
 export async function lockLiveLots(tx: Tx, accountId: string, poolId: string): Promise<Lot[]> {
-  return tx
-    .select()
-    .from(lotsTable)
-    .where(
-      and(eq(lotsTable.accountId, accountId), or(gt(lotsTable.availableMicro, 0n), gt(lotsTable.reservedMicro, 0n))),
-    )
-    .orderBy(...consumptionOrderSql(poolId))
-    .for('update');
+  const rows = await statementsOf(tx).rows(lockLiveLotsText, [accountId, poolId]);
+  return rows.map(lotRows.decode);
 }
 
 /**
@@ -145,23 +163,8 @@ export async function openAccountWork(
  * ]);
  */
 export async function lockLiveLotsOfReservation(tx: Tx, reservationId: string): Promise<Lot[]> {
-  const ofHold = (column: SQL) =>
-    sql`(select ${column} from ${reservations} where ${reservations.id} = ${reservationId})`;
-  return tx
-    .select()
-    .from(lotsTable)
-    .where(
-      and(
-        eq(lotsTable.accountId, ofHold(sql`${reservations.accountId}`)),
-        or(gt(lotsTable.availableMicro, 0n), gt(lotsTable.reservedMicro, 0n)),
-      ),
-    )
-    .orderBy(
-      sql`case when ${lotsTable.poolId} = ${ofHold(sql`${reservations.poolId}`)} then 0 when ${lotsTable.poolId} = ${generalPoolId} then 1 else 2 end`,
-      sql`${lotsTable.expiresAt} asc nulls last`,
-      sql`${lotsTable.seq} asc`,
-    )
-    .for('update');
+  const rows = await statementsOf(tx).rows(lockLiveLotsOfReservationText, [reservationId]);
+  return rows.map(lotRows.decode);
 }
 
 /**
@@ -198,6 +201,7 @@ export class AccountWork {
   readonly #events: EventDraft[] = [];
   readonly #newReservations: ReservationDraft[] = [];
   readonly #resolutions: ReservationResolution[] = [];
+  readonly #extraWrites: { name: string; body: SQL | RawCteBody; expectedRows: number }[] = [];
   #lotsWritten = false;
   #availableMicro: bigint;
   #flushed = false;
@@ -242,13 +246,8 @@ export class AccountWork {
   async lockLots(lotIds: readonly string[]): Promise<Lot[]> {
     const missing = [...new Set(lotIds)].filter((id) => !this.#lotById.has(id));
     if (missing.length > 0) {
-      const rows = await this.#tx
-        .select()
-        .from(lotsTable)
-        .where(and(eq(lotsTable.accountId, this.account.id), inArray(lotsTable.id, missing)))
-        .orderBy(lotsTable.seq)
-        .for('update');
-      for (const row of rows) this.#track(row);
+      const rows = await statementsOf(this.#tx).rows(lockLotsText, [this.account.id, missing]);
+      for (const row of rows) this.#track(lotRows.decode(row));
     }
     return lotIds.map((id) => this.lot(id));
   }
@@ -290,8 +289,8 @@ export class AccountWork {
   move(
     lot: Lot,
     kind: EntryKind,
-    fromBucket: Bucket,
-    toBucket: Bucket,
+    fromBucket: LotBucket | 'external',
+    toBucket: LotBucket | 'external',
     amountMicro: bigint,
     reservationId: string | null,
     memo: string | null = null,
@@ -344,6 +343,31 @@ export class AccountWork {
     this.#resolutions.push(resolution);
   }
 
+  /**
+   * Queues one more data-modifying CTE (e.g. a finalize's distribution rows) that {@link flush} writes in the same
+   * statement, after the journal entries and before the events; `expectedRows` is checked like every other CTE's.
+   */
+  addWrite(name: string, body: SQL, expectedRows: number): void {
+    assert(!this.#flushed, 'no write queued after flush');
+    assert(/^[a-z][a-z0-9_]*$/.test(name), 'a queued write has a plain name', { name });
+    this.#extraWrites.push({ name, body, expectedRows });
+  }
+
+  /**
+   * Like {@link addWrite}, with the CTE body written as SQL text whose values go through `param(value, type)`
+   * (answers the placeholder, e.g. `$7::text[]`). Cheaper than a drizzle body (no query building per call) and,
+   * with rows passed as arrays (`unnest(${param(ids, 'text[]')}, …)`), its text is the same on every call, so the
+   * write statement stays one prepared statement. Times as `text` / `text[]` (ISO strings), cast in the SQL.
+   *
+   * @example
+   * work.addRawWrite('new_rows', (param) => `insert into t (id) select unnest(${param(ids, 'text[]')}) returning 1`, ids.length);
+   */
+  addRawWrite(name: string, body: RawCteBody, expectedRows: number): void {
+    assert(!this.#flushed, 'no write queued after flush');
+    assert(/^[a-z][a-z0-9_]*$/.test(name), 'a queued write has a plain name', { name });
+    this.#extraWrites.push({ name, body, expectedRows });
+  }
+
   /** The balance after the moves so far. */
   balance(): Balance {
     return balanceOf({ id: this.account.id, debtMicro: this.debtMicro }, this.lots, this.now);
@@ -355,8 +379,12 @@ export class AccountWork {
   }
 
   /**
-   * Writes everything: asserts every touched lot, updates the lot rows, runs the test fault hook, then writes
-   * reservations, reservation lots, the account's debt, entries, events and the stored idempotent `result`.
+   * Writes everything: asserts every touched lot, then queues one statement of data-modifying CTEs — the lot rows,
+   * reservations, reservation lots, the account's debt, entries, queued writes ({@link addWrite}), events and the
+   * stored idempotent `result` — whose row counts are checked by the statement itself (a wrong count fails it, so
+   * the transaction cannot commit) and again when it answers. The statement has constant text for a given shape
+   * (rows travel as arrays), so postgres.js prepares it once per connection, and it is sent pipelined with the
+   * COMMIT. With the test fault hook set, the lot rows are written (and awaited) first, then the hook runs.
    *
    * @example
    * await work.flush('reserve', scope.idempotency, result);
@@ -364,8 +392,7 @@ export class AccountWork {
   async flush(operation: string, slot: IdempotencySlot | null, result: unknown): Promise<void> {
     assert(!this.#flushed, 'a unit of work flushes once');
     this.#flushed = true;
-    const tx = this.#tx;
-    const nowText = this.now.toISOString();
+    const statements = statementsOf(this.#tx);
     assert(this.debtMicro >= 0n, 'account debt must not be negative', { accountId: this.account.id });
     for (const [id, row] of this.#insertedRows) {
       const lot = this.lot(id);
@@ -377,146 +404,286 @@ export class AccountWork {
     const dirty = [...this.#dirtyLotIds].map((id) => this.lot(id));
     for (const lot of dirty) assertLotBuckets(lot);
 
-    const ctes: { name: string; body: SQL; expectedRows: number }[] = [];
+    let write = new WriteStatement(this.account.id, this.now);
     if (dirty.length > 0) {
-      const values = sql.join(
-        dirty.map(
-          (lot) =>
-            sql`(${lot.id}::text, ${lot.availableMicro.toString()}::bigint, ${lot.reservedMicro.toString()}::bigint, ${lot.consumedMicro.toString()}::bigint, ${lot.expiredMicro.toString()}::bigint, ${lot.refundedMicro.toString()}::bigint)`,
-        ),
-        sql`, `,
-      );
-      const lotUpdate = sql`update ${lotsTable} set available_micro = v.a, reserved_micro = v.r, consumed_micro = v.c,
-            expired_micro = v.e, refunded_micro = v.f
-          from (values ${values}) as v(id, a, r, c, e, f)
-          where ${lotsTable.id} = v.id and ${lotsTable.accountId} = ${this.account.id}
-          returning ${lotsTable.id}`;
       if (this.#ctx.faults.afterLotUpdate) {
         // Test mode: the lot rows are written by their own statement so the fault can strike between them and
-        // the entries. In production they are the first CTE of the one write statement below (one round trip).
-        const updated = await execRows(tx, lotUpdate);
-        assert(updated.length === dirty.length, 'every touched lot row must be updated', {
-          expected: `${dirty.length}`,
-          updated: `${updated.length}`,
-        });
+        // the entries. In production they are the first CTE of the one write statement below.
+        write.addLotUpdate(dirty);
+        const text = write.text();
+        const [counts] = await statements.rows(text, write.params);
+        write.check(counts === undefined ? [] : [counts]);
+        write = new WriteStatement(this.account.id, this.now);
         this.#lotsWritten = true;
       } else {
-        ctes.push({ name: 'updated_lots', expectedRows: dirty.length, body: lotUpdate });
+        write.addLotUpdate(dirty);
       }
     }
     if (this.#lotsWritten && this.#ctx.faults.afterLotUpdate) await this.#ctx.faults.afterLotUpdate(operation);
 
-    if (this.#newReservations.length > 0) {
-      ctes.push({
-        name: 'new_reservations',
-        expectedRows: this.#newReservations.length,
-        body: sql`insert into ${reservations} (id, account_id, pool_id, amount_micro, status, billing_mode, expires_at, created_at)
-          values ${sql.join(
-            this.#newReservations.map(
-              (r) =>
-                sql`(${r.id}, ${this.account.id}, ${r.poolId}, ${r.amountMicro.toString()}::bigint, 'pending', ${r.billingMode}, ${r.expiresAt.toISOString()}::timestamptz, ${nowText}::timestamptz)`,
-            ),
-            sql`, `,
-          )} returning 1`,
-      });
-      const parts = this.#newReservations.flatMap((r) =>
-        r.lots.map((part, position) => ({ reservationId: r.id, position, ...part })),
-      );
-      ctes.push({
-        name: 'new_reservation_lots',
-        expectedRows: parts.length,
-        body: sql`insert into ${reservationLots} (reservation_id, lot_id, position, amount_micro)
-          values ${sql.join(
-            parts.map(
-              (p) => sql`(${p.reservationId}, ${p.lotId}, ${p.position}::integer, ${p.amountMicro.toString()}::bigint)`,
-            ),
-            sql`, `,
-          )} returning 1`,
-      });
+    if (this.#newReservations.length > 0) write.addReservations(this.#newReservations);
+    if (this.#resolutions.length > 0) write.addResolutions(this.#resolutions);
+    if (this.debtMicro !== this.account.debtMicro) write.addDebt(this.debtMicro);
+    if (this.#entries.length > 0) write.addEntries(this.#entries);
+    for (const extra of this.#extraWrites) {
+      if (typeof extra.body === 'function') write.addRaw(extra.name, extra.body, extra.expectedRows);
+      else write.addRendered(extra.name, extra.body, extra.expectedRows);
     }
-    if (this.#resolutions.length > 0) {
-      const micro = (v: bigint | null) => (v === null ? null : v.toString());
-      ctes.push({
-        name: 'resolved_reservations',
-        expectedRows: this.#resolutions.length,
-        body: sql`update ${reservations} set status = v.status, resolved_at = v.resolved_at,
-            actual_cost_micro = v.actual, charged_micro = v.charged, overrun_micro = v.overrun,
-            uncollected_micro = v.uncollected
-          from (values ${sql.join(
-            this.#resolutions.map(
-              (r) =>
-                sql`(${r.id}::text, ${r.status}::text, ${r.resolvedAt.toISOString()}::timestamptz, ${micro(r.actualCostMicro)}::bigint, ${micro(r.chargedMicro)}::bigint, ${micro(r.overrunMicro)}::bigint, ${micro(r.uncollectedMicro)}::bigint)`,
-            ),
-            sql`, `,
-          )}) as v(id, status, resolved_at, actual, charged, overrun, uncollected)
-          where ${reservations.id} = v.id and ${reservations.accountId} = ${this.account.id}
-            and ${reservations.status} = 'pending'
-          returning 1`,
-      });
-    }
-    if (this.debtMicro !== this.account.debtMicro) {
-      ctes.push({
-        name: 'account_debt',
-        expectedRows: 1,
-        body: sql`update ${accounts} set debt_micro = ${this.debtMicro.toString()}::bigint
-          where ${accounts.id} = ${this.account.id} returning 1`,
-      });
-    }
-    if (this.#entries.length > 0) {
-      ctes.push({
-        name: 'new_entries',
-        expectedRows: this.#entries.length,
-        body: sql`insert into ${entries} (account_id, lot_id, reservation_id, kind, amount_micro, from_bucket, to_bucket,
-            available_after_micro, memo, created_at)
-          values ${sql.join(
-            this.#entries.map(
-              (e) =>
-                sql`(${this.account.id}, ${e.lotId}, ${e.reservationId}::text, ${e.kind}, ${e.amountMicro.toString()}::bigint, ${e.fromBucket}, ${e.toBucket}, ${e.availableAfterMicro.toString()}::bigint, ${e.memo}::text, ${nowText}::timestamptz)`,
-            ),
-            sql`, `,
-          )} returning 1`,
-      });
-    }
-    if (this.#events.length > 0) {
-      ctes.push({
-        name: 'new_events',
-        expectedRows: this.#events.length,
-        body: sql`insert into ${events} (type, account_id, subject_id, payload, created_at)
-          values ${sql.join(
-            this.#events.map(
-              (e) =>
-                sql`(${e.type}, ${this.account.id}, ${e.subjectId}, ${JSON.stringify(e.payload)}::jsonb, ${nowText}::timestamptz)`,
-            ),
-            sql`, `,
-          )} returning 1`,
-      });
-    }
-    if (slot !== null) {
-      ctes.push({
-        name: 'stored_response',
-        expectedRows: 1,
-        body: sql`update ${idempotencyKeys} set response = ${JSON.stringify(encodeStored(result))}::jsonb
-          where ${idempotencyKeys.scope} = ${slot.scope} and ${idempotencyKeys.key} = ${slot.key} returning 1`,
-      });
-    }
-    if (ctes.length === 0) return;
-    const statement = sql`with ${sql.join(
-      ctes.map((cte) => sql`${sql.identifier(cte.name)} as (${cte.body})`),
-      sql`, `,
-    )} select ${sql.join(
-      ctes.map(
-        (cte) => sql`(select count(*) from ${sql.identifier(cte.name)})::integer as ${sql.identifier(cte.name)}`,
-      ),
-      sql`, `,
-    )}`;
-    const [counts] = await execRows<Record<string, number>>(tx, statement);
+    if (this.#events.length > 0) write.addEvents(this.#events);
+    if (slot !== null) write.addStoredResponse(slot, result);
+    if (write.isEmpty) return;
+    const text = write.text();
+    await statements.queueWrite(text, write.params, {
+      check: (rows) => write.check(rows),
+      mapError: writeCheckError,
+    });
+    if (slot !== null) slot.stored = true;
+  }
+}
+
+/** Starts the message of the error a write statement raises when one of its CTEs wrote an unexpected row count. */
+const writeCheckMarker = 'ledger write statement wrote unexpected row counts';
+
+/** Turns the error a write statement raised on its own row-count check into the invariant error it stands for. */
+function writeCheckError(error: unknown): unknown {
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message === 'string' && message.includes(writeCheckMarker)) {
+    return new LedgerInvariantError('every row of the write statement must be written', {
+      counts: message.slice(message.indexOf(writeCheckMarker) + writeCheckMarker.length).replace(/^[:\s]+|"$/g, ''),
+    });
+  }
+  return error;
+}
+
+/**
+ * One write statement: data-modifying CTEs with numbered parameters (row values travel as one array per column,
+ * so the text depends only on which CTEs there are), then one row of the CTEs' row counts that fails the statement
+ * when a count differs from the expected one (an `int4` cast of a text naming the counts: SQLSTATE 22P02 with
+ * {@link writeCheckMarker} in the message).
+ */
+class WriteStatement {
+  readonly params: unknown[] = [];
+  readonly #ctes: { name: string; body: string; expectedRows: number }[] = [];
+  readonly #accountId: string;
+  readonly #now: Date;
+  #accountParam: string | null = null;
+  #nowParam: string | null = null;
+  #text: string | undefined;
+
+  constructor(accountId: string, now: Date) {
+    this.#accountId = accountId;
+    this.#now = now;
+  }
+
+  get isEmpty(): boolean {
+    return this.#ctes.length === 0;
+  }
+
+  /** Adds a parameter; returns its placeholder with the cast. */
+  #param(value: unknown, type: string): string {
+    this.params.push(value);
+    return `$${this.params.length}::${type}`;
+  }
+
+  get #account(): string {
+    this.#accountParam ??= this.#param(this.#accountId, 'text');
+    return this.#accountParam;
+  }
+
+  get #nowAt(): string {
+    this.#nowParam ??= this.#param(this.#now.toISOString(), 'timestamptz');
+    return this.#nowParam;
+  }
+
+  /**
+   * `unnest` of one array parameter per column (values already driver-ready: text, or base-10 strings). Times
+   * travel as `text[]` (ISO strings) and are cast where used: drizzle sets postgres.js's serializer of
+   * `timestamptz[]` to pass values through untouched, which cannot send an array.
+   */
+  #unnest(columns: readonly (readonly [unknown[], string])[]): string {
+    return `unnest(${columns.map(([values, type]) => this.#param(values, `${type}[]`)).join(', ')})`;
+  }
+
+  #add(name: string, expectedRows: number, body: string): void {
+    assert(this.#text === undefined, 'a write statement takes no CTE after it was built');
+    this.#ctes.push({ name, body, expectedRows });
+  }
+
+  addLotUpdate(lots: readonly Lot[]): void {
+    const values = lots.map((lot) => lot.id);
+    const micro = (field: (typeof bucketField)[keyof typeof bucketField]) => lots.map((lot) => lot[field].toString());
+    const source = this.#unnest([
+      [values, 'text'],
+      [micro('availableMicro'), 'int8'],
+      [micro('reservedMicro'), 'int8'],
+      [micro('consumedMicro'), 'int8'],
+      [micro('expiredMicro'), 'int8'],
+      [micro('refundedMicro'), 'int8'],
+    ]);
+    this.#add(
+      'updated_lots',
+      lots.length,
+      `update lots set available_micro = v.a, reserved_micro = v.r, consumed_micro = v.c, expired_micro = v.e,
+        refunded_micro = v.f
+      from ${source} as v(id, a, r, c, e, f)
+      where lots.id = v.id and lots.account_id = ${this.#account} returning lots.id`,
+    );
+  }
+
+  addReservations(drafts: readonly ReservationDraft[]): void {
+    const source = this.#unnest([
+      [drafts.map((r) => r.id), 'text'],
+      [drafts.map((r) => r.poolId), 'text'],
+      [drafts.map((r) => r.amountMicro.toString()), 'int8'],
+      [drafts.map((r) => r.billingMode), 'text'],
+      [drafts.map((r) => r.expiresAt.toISOString()), 'text'],
+    ]);
+    this.#add(
+      'new_reservations',
+      drafts.length,
+      `insert into reservations (id, account_id, pool_id, amount_micro, status, billing_mode, expires_at, created_at)
+      select v.id, ${this.#account}, v.pool_id, v.amount, 'pending', v.mode, v.expires_at::timestamptz, ${this.#nowAt}
+      from ${source} as v(id, pool_id, amount, mode, expires_at) returning 1`,
+    );
+    const parts = drafts.flatMap((r) => r.lots.map((part, position) => ({ reservationId: r.id, position, ...part })));
+    const partSource = this.#unnest([
+      [parts.map((p) => p.reservationId), 'text'],
+      [parts.map((p) => p.lotId), 'text'],
+      [parts.map((p) => p.position), 'int4'],
+      [parts.map((p) => p.amountMicro.toString()), 'int8'],
+    ]);
+    this.#add(
+      'new_reservation_lots',
+      parts.length,
+      `insert into reservation_lots (reservation_id, lot_id, position, amount_micro)
+      select v.reservation_id, v.lot_id, v.position, v.amount from ${partSource} as v(reservation_id, lot_id, position, amount)
+      returning 1`,
+    );
+  }
+
+  addResolutions(resolutions: readonly ReservationResolution[]): void {
+    const micro = (values: (bigint | null)[]) => values.map((v) => (v === null ? null : v.toString()));
+    const source = this.#unnest([
+      [resolutions.map((r) => r.id), 'text'],
+      [resolutions.map((r) => r.status), 'text'],
+      [resolutions.map((r) => r.resolvedAt.toISOString()), 'text'],
+      [micro(resolutions.map((r) => r.actualCostMicro)), 'int8'],
+      [micro(resolutions.map((r) => r.chargedMicro)), 'int8'],
+      [micro(resolutions.map((r) => r.overrunMicro)), 'int8'],
+      [micro(resolutions.map((r) => r.uncollectedMicro)), 'int8'],
+    ]);
+    this.#add(
+      'resolved_reservations',
+      resolutions.length,
+      `update reservations set status = v.status, resolved_at = v.resolved_at::timestamptz, actual_cost_micro = v.actual,
+        charged_micro = v.charged, overrun_micro = v.overrun, uncollected_micro = v.uncollected
+      from ${source} as v(id, status, resolved_at, actual, charged, overrun, uncollected)
+      where reservations.id = v.id and reservations.account_id = ${this.#account} and reservations.status = 'pending'
+      returning 1`,
+    );
+  }
+
+  addDebt(debtMicro: bigint): void {
+    this.#add(
+      'account_debt',
+      1,
+      `update accounts set debt_micro = ${this.#param(debtMicro.toString(), 'int8')} where id = ${this.#account} returning 1`,
+    );
+  }
+
+  addEntries(drafts: readonly EntryDraft[]): void {
+    // `with ordinality … order by`: entries get their ids (the journal order) in the order they were recorded.
+    const source = this.#unnest([
+      [drafts.map((e) => e.lotId), 'text'],
+      [drafts.map((e) => e.reservationId), 'text'],
+      [drafts.map((e) => e.kind), 'text'],
+      [drafts.map((e) => e.amountMicro.toString()), 'int8'],
+      [drafts.map((e) => e.fromBucket), 'text'],
+      [drafts.map((e) => e.toBucket), 'text'],
+      [drafts.map((e) => e.availableAfterMicro.toString()), 'int8'],
+      [drafts.map((e) => e.memo), 'text'],
+    ]);
+    this.#add(
+      'new_entries',
+      drafts.length,
+      `insert into entries (account_id, lot_id, reservation_id, kind, amount_micro, from_bucket, to_bucket,
+        available_after_micro, memo, created_at)
+      select ${this.#account}, v.lot_id, v.reservation_id, v.kind, v.amount, v.from_bucket, v.to_bucket, v.after,
+        v.memo, ${this.#nowAt}
+      from ${source} with ordinality as v(lot_id, reservation_id, kind, amount, from_bucket, to_bucket, after, memo, n)
+      order by v.n returning 1`,
+    );
+  }
+
+  /** A queued raw CTE body (see `AccountWork.addRawWrite`). */
+  addRaw(name: string, body: RawCteBody, expectedRows: number): void {
+    this.#add(
+      name,
+      expectedRows,
+      body((value, type) => this.#param(value, type)),
+    );
+  }
+
+  /** A queued drizzle CTE body (see `AccountWork.addWrite`), its parameters numbered after the ones so far. */
+  addRendered(name: string, body: SQL, expectedRows: number): void {
+    const { text, params } = renderSql(body, this.params.length);
+    this.params.push(...params);
+    this.#add(name, expectedRows, text);
+  }
+
+  addEvents(drafts: readonly EventDraft[]): void {
+    const source = this.#unnest([
+      [drafts.map((e) => e.type), 'text'],
+      [drafts.map((e) => e.subjectId), 'text'],
+      [drafts.map((e) => JSON.stringify(e.payload)), 'text'],
+    ]);
+    this.#add(
+      'new_events',
+      drafts.length,
+      `insert into events (type, account_id, subject_id, payload, created_at)
+      select v.type, ${this.#account}, v.subject_id, v.payload::jsonb, ${this.#nowAt}
+      from ${source} with ordinality as v(type, subject_id, payload, n) order by v.n returning 1`,
+    );
+  }
+
+  addStoredResponse(slot: IdempotencySlot, result: unknown): void {
+    this.#add(
+      'stored_response',
+      1,
+      `update idempotency_keys set response = ${this.#param(JSON.stringify(encodeStored(result)), 'jsonb')}
+      where scope = ${this.#param(slot.scope, 'text')} and key = ${this.#param(slot.key, 'text')} returning 1`,
+    );
+  }
+
+  /**
+   * The statement: the CTEs, then their row counts, failing when one differs from the expected count. Built once
+   * (it adds the expected counts as parameters); add nothing after.
+   */
+  text(): string {
+    this.#text ??= this.#build();
+    return this.#text;
+  }
+
+  #build(): string {
+    const name = (cte: { name: string }) => `"${cte.name}"`;
+    const ctes = this.#ctes.map((cte) => `${name(cte)} as (${cte.body})`).join(',\n');
+    const counts = this.#ctes.map((cte) => `(select count(*) from ${name(cte)})::int4 as ${name(cte)}`).join(', ');
+    const expected = this.#ctes.map((cte) => `c.${name(cte)} = ${this.#param(cte.expectedRows, 'int4')}`).join(' and ');
+    return `with ${ctes}
+select c.*, case when ${expected} then 0
+  else ('${writeCheckMarker}: ' || row_to_json(c)::text)::int4 end as write_check
+from (select ${counts}) as c`;
+  }
+
+  /** Asserts the counts the statement answered (it already failed by itself on a wrong count). */
+  check(rows: readonly DriverRow[]): void {
+    const [counts] = rows;
     assert(counts !== undefined, 'the write statement must answer its row counts');
-    for (const cte of ctes) {
+    for (const cte of this.#ctes) {
       assert(Number(counts[cte.name]) === cte.expectedRows, `${cte.name} must write every row`, {
         expected: `${cte.expectedRows}`,
         written: `${counts[cte.name]}`,
       });
     }
-    if (slot !== null) slot.stored = true;
   }
 }

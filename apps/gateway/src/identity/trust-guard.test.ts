@@ -1,0 +1,187 @@
+import { createAnchorKeyRing, generateAnchorSigningKey, issueAnchorToken } from '@arrakis/identity-trust';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anchorOfBody, nftBody } from '../testing/identity-helpers.js';
+import { errorOf, type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
+
+const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
+const threshold = '100000000';
+const aboveThreshold = '100000001';
+
+describe(`trust policy at the money routes on ${backend}`, () => {
+  let f: LedgerAppFixture;
+  beforeAll(async () => {
+    f = await makeLedgerAppFixture();
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  /** A user account funded with $300 (granted in three steps, each within the threshold). */
+  async function funded(label: string) {
+    const user = await f.userAccount(label);
+    for (let i = 0; i < 3; i += 1) await f.grant(user.accountId, threshold);
+    return user;
+  }
+
+  async function anchor(accountId: string) {
+    const nft = nftBody();
+    const response = await f.post(`/v1/accounts/${accountId}/anchor`, { token: f.tokens.admin, json: nft });
+    expect(response.status).toBe(201);
+    return anchorOfBody(nft);
+  }
+
+  const reserve = (accountId: string, amountMicro: string, token = f.tokens.service) =>
+    f.post('/v1/reservations', { token, json: { accountId, amountMicro } });
+
+  describe('reserve', () => {
+    it('allows exactly the threshold without an anchor', async () => {
+      const { accountId } = await funded('at-threshold');
+      expect((await reserve(accountId, threshold)).status).toBe(201);
+    });
+
+    it('refuses one micro-USD above it with 403 identity_anchor_required, and changes nothing', async () => {
+      const { accountId, token } = await funded('above');
+      const before = await f.snapshot(accountId);
+      const body = await errorOf(await reserve(accountId, aboveThreshold), 403, 'identity_anchor_required');
+      expect(body.details).toMatchObject({
+        operation: 'reserve',
+        amountMicro: aboveThreshold,
+        thresholdMicro: threshold,
+      });
+      // The user's own token too.
+      await errorOf(await reserve(accountId, aboveThreshold, token), 403, 'identity_anchor_required');
+      expect(await f.snapshot(accountId)).toEqual(before);
+    });
+
+    it('allows it once the account has an anchor', async () => {
+      const { accountId } = await funded('anchored');
+      await anchor(accountId);
+      expect((await reserve(accountId, aboveThreshold)).status).toBe(201);
+    });
+  });
+
+  describe('admin grants', () => {
+    it('refuse a grant above the threshold to an account without an anchor (403), allow it with one', async () => {
+      const { accountId } = await f.userAccount('grant');
+      const before = await f.snapshot(accountId);
+      const response = await f.post(`/v1/accounts/${accountId}/grants`, {
+        token: f.tokens.admin,
+        json: { amountMicro: aboveThreshold, reason: 'big' },
+      });
+      const body = await errorOf(response, 403, 'identity_anchor_required');
+      expect(body.details).toMatchObject({ operation: 'grant' });
+      expect(await f.snapshot(accountId)).toEqual(before);
+      await anchor(accountId);
+      const again = await f.post(`/v1/accounts/${accountId}/grants`, {
+        token: f.tokens.admin,
+        json: { amountMicro: aboveThreshold, reason: 'big' },
+      });
+      expect(again.status).toBe(201);
+    });
+  });
+
+  describe('finalize', () => {
+    const finalize = (id: string, token: string, headers?: Record<string, string>) =>
+      f.post(`/v1/reservations/${id}/finalize`, { token, json: { actualCostMicro: '1000' }, headers });
+
+    it('attack: a service token carrying another anchor than the account’s is 403 anchor_mismatch, nothing charged', async () => {
+      const { accountId } = await funded('mismatch');
+      await anchor(accountId);
+      const other = await f.userAccount('other-anchored');
+      const otherAnchor = await anchor(other.accountId);
+      const hold = await f.reserve(accountId, '5000');
+      const token = await f.token('arrakis-internal', 'billing-service', { claims: { anchor: otherAnchor } });
+      const before = await f.snapshot(accountId);
+      const body = await errorOf(await finalize(hold.id, token), 403, 'anchor_mismatch');
+      expect(body.details).toMatchObject({ reason: 'account_has_other_anchor' });
+      expect(await f.snapshot(accountId)).toEqual(before);
+    });
+
+    it('passes with the account’s own anchor, and without any anchor claim', async () => {
+      const { accountId } = await funded('match');
+      const own = await anchor(accountId);
+      const first = await f.reserve(accountId, '5000');
+      const token = await f.token('arrakis-internal', 'billing-service', { claims: { anchor: own } });
+      expect((await finalize(first.id, token)).status).toBe(200);
+      const second = await f.reserve(accountId, '5000');
+      expect((await finalize(second.id, f.tokens.service)).status).toBe(200);
+    });
+
+    it('passes when the account has no anchor (nothing to mismatch)', async () => {
+      const { accountId } = await funded('unanchored');
+      const other = await f.userAccount('someone');
+      const otherAnchor = await anchor(other.accountId);
+      const hold = await f.reserve(accountId, '5000');
+      const token = await f.token('arrakis-internal', 'billing-service', { claims: { anchor: otherAnchor } });
+      expect((await finalize(hold.id, token)).status).toBe(200);
+    });
+
+    it('checks an X-Anchor-Token: another account’s token is anchor_mismatch, a forged one is 401', async () => {
+      const { accountId } = await funded('header');
+      await anchor(accountId);
+      const other = await f.userAccount('header-other');
+      await anchor(other.accountId);
+      const issued = await f.post(`/v1/accounts/${other.accountId}/anchor-token`, { token: f.tokens.service });
+      const otherToken = ((await issued.json()) as { token: string }).token;
+      const hold = await f.reserve(accountId, '5000');
+      const body = await errorOf(
+        await finalize(hold.id, f.tokens.service, { 'x-anchor-token': otherToken }),
+        403,
+        'anchor_mismatch',
+      );
+      expect(body.details).toMatchObject({ reason: 'other_account' });
+
+      const stranger = createAnchorKeyRing([(await generateAnchorSigningKey()).key]);
+      const forged = await issueAnchorToken({
+        key: stranger.signingKey,
+        issuer: f.config.jwt.issuer,
+        audience: f.config.identity.anchorTokens.audience,
+        accountId,
+        anchor: anchorOfBody(nftBody()),
+        epoch: 1,
+        nowMs: f.clock.nowMs(),
+      });
+      const rejected = await errorOf(
+        await finalize(hold.id, f.tokens.service, { 'x-anchor-token': forged.token }),
+        401,
+        'anchor_token_invalid',
+      );
+      expect(rejected.details).toMatchObject({ reason: 'unknown_key' });
+
+      const ownIssued = await f.post(`/v1/accounts/${accountId}/anchor-token`, { token: f.tokens.service });
+      const ownToken = ((await ownIssued.json()) as { token: string }).token;
+      expect((await finalize(hold.id, f.tokens.service, { 'x-anchor-token': ownToken })).status).toBe(200);
+    });
+  });
+});
+
+describe('trust policy settings', () => {
+  it('TRUST_POLICY_ENABLED=false turns it off; TRUST_THRESHOLD_MICRO moves the threshold', async () => {
+    const off = await makeLedgerAppFixture({ env: { TRUST_POLICY_ENABLED: 'false' } });
+    try {
+      const { accountId } = await off.userAccount('off');
+      const response = await off.post(`/v1/accounts/${accountId}/grants`, {
+        token: off.tokens.admin,
+        json: { amountMicro: '500000000', reason: 'no policy' },
+      });
+      expect(response.status).toBe(201);
+    } finally {
+      await off.close();
+    }
+    const low = await makeLedgerAppFixture({ env: { TRUST_THRESHOLD_MICRO: '1000' } });
+    try {
+      const { accountId } = await low.userAccount('low', '1000');
+      const response = await low.post('/v1/reservations', {
+        token: low.tokens.service,
+        json: { accountId, amountMicro: '1001' },
+      });
+      await errorOf(response, 403, 'identity_anchor_required');
+      expect(
+        (await low.post('/v1/reservations', { token: low.tokens.service, json: { accountId, amountMicro: '1000' } }))
+          .status,
+      ).toBe(201);
+    } finally {
+      await low.close();
+    }
+  });
+});
