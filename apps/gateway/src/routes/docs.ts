@@ -115,6 +115,8 @@ export function registerDocsRoutes(app: GatewayApp, _ctx: RouteContext): void {
       { name: 'accounts', description: 'Accounts, balances, lots, journal entries and admin grants.' },
       { name: 'reservations', description: 'Holds: reserve, finalize (charge), release.' },
       { name: 'events', description: 'The outbox feed of economic events.' },
+      { name: 'anchors', description: 'Identity anchors, four-eyes rotations, anchor tokens and their JWKS.' },
+      { name: 'internal', description: 'Service-to-service checks (verify-anchor).' },
     ],
   }));
 

@@ -13,7 +13,14 @@ export const signatureLengthMax = 8194;
 
 const uintPattern = /^(0|[1-9][0-9]{0,77})$/;
 
-/** A uint256 on the wire: canonical base-10 digits (or a JSON integer up to 2^53 - 1). */
+/**
+ * A uint256 on the wire: canonical base-10 digits (or a JSON integer up to 2^53 - 1), parsed to a bigint.
+ *
+ * @example
+ * ```ts
+ * z.object({ tokenId: uint256Schema('42', 'Token id.') });
+ * ```
+ */
 export function uint256Schema(example: string, description: string) {
   return z
     .union([
@@ -45,6 +52,7 @@ export const NftFieldsSchema = {
   ownerAddress: addressSchema("The NFT owner's address (lower case or EIP-55 checksummed)."),
 };
 
+/** Body of `POST /v1/accounts/{id}/anchor`: the NFT, and for users a wallet proof. */
 export const BindAnchorBodySchema = z
   .object({
     ...NftFieldsSchema,
@@ -61,6 +69,7 @@ export const BindAnchorBodySchema = z
   .strict()
   .openapi('BindAnchorRequest');
 
+/** Body of `POST /v1/accounts/{id}/anchor/rotations`: the new NFT and an optional reason. */
 export const RotationRequestBodySchema = z
   .object({
     ...NftFieldsSchema,
@@ -69,6 +78,7 @@ export const RotationRequestBodySchema = z
   .strict()
   .openapi('AnchorRotationRequest');
 
+/** Body of `POST /api/internal/verify-anchor`. */
 export const VerifyAnchorBodySchema = z
   .object({
     accountId: z.string().regex(ledgerIdPattern, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -'),
@@ -83,6 +93,7 @@ export const VerifyAnchorBodySchema = z
   .strict()
   .openapi('VerifyAnchorRequest');
 
+/** An account's anchor on the wire. */
 export const AnchorSchema = z
   .object({
     accountId: z.string(),
@@ -97,6 +108,7 @@ export const AnchorSchema = z
   })
   .openapi('Anchor');
 
+/** A rotation request on the wire. */
 export const RotationSchema = z
   .object({
     rotationId: z.string(),
@@ -113,8 +125,10 @@ export const RotationSchema = z
   })
   .openapi('AnchorRotation');
 
+/** An approved rotation with the account's new anchor. */
 export const ApprovedRotationSchema = RotationSchema.extend({ anchor: AnchorSchema }).openapi('ApprovedAnchorRotation');
 
+/** One anchor audit row on the wire (anchors as their first 8 hex digits). */
 export const AuditRowSchema = z
   .object({
     id: z.string(),
@@ -129,8 +143,10 @@ export const AuditRowSchema = z
   })
   .openapi('AnchorAuditRow');
 
+/** `GET /v1/accounts/{id}/anchor/audit`. */
 export const AuditListSchema = z.object({ audit: z.array(AuditRowSchema) }).openapi('AnchorAudit');
 
+/** `POST /v1/accounts/{id}/anchor-token`. */
 export const AnchorTokenSchema = z
   .object({
     token: z.string().openapi({ description: 'A JWT (`typ: anchor+jwt`) verifiable with `/.well-known/jwks.json`.' }),
@@ -138,6 +154,7 @@ export const AnchorTokenSchema = z
   })
   .openapi('AnchorToken');
 
+/** 200 of `POST /api/internal/verify-anchor`. */
 export const VerifiedAnchorSchema = z
   .object({
     verified: z.literal(true),
@@ -148,6 +165,7 @@ export const VerifiedAnchorSchema = z
   })
   .openapi('VerifiedAnchor');
 
+/** 403 of `POST /api/internal/verify-anchor`. */
 export const NotVerifiedAnchorSchema = z
   .object({
     error: z.literal('anchor_not_verified'),
@@ -158,9 +176,17 @@ export const NotVerifiedAnchorSchema = z
   })
   .openapi('NotVerifiedAnchor');
 
+/** `GET /.well-known/jwks.json`. */
 export const JwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi('JsonWebKeySet');
 
-/** The NFT of a request body as the library's input. */
+/**
+ * The NFT of a request body as the library's input.
+ *
+ * @example
+ * ```ts
+ * await identity.service.bindAnchor({ accountId, nft: nftOf(body), actor });
+ * ```
+ */
 export function nftOf(body: {
   chainId: bigint;
   contractAddress: string;
@@ -175,6 +201,14 @@ export function nftOf(body: {
   };
 }
 
+/**
+ * An anchor record as its wire body (ids as base-10 strings, times ISO 8601).
+ *
+ * @example
+ * ```ts
+ * return c.json(anchorBody(record), 200);
+ * ```
+ */
 export function anchorBody(record: AnchorRecord): z.infer<typeof AnchorSchema> {
   return {
     accountId: record.accountId,
@@ -189,6 +223,14 @@ export function anchorBody(record: AnchorRecord): z.infer<typeof AnchorSchema> {
   };
 }
 
+/**
+ * A rotation record as its wire body.
+ *
+ * @example
+ * ```ts
+ * return c.json(rotationBody(rotation), 202);
+ * ```
+ */
 export function rotationBody(rotation: RotationRecord): z.infer<typeof RotationSchema> {
   return {
     rotationId: rotation.id,
@@ -205,6 +247,14 @@ export function rotationBody(rotation: RotationRecord): z.infer<typeof RotationS
   };
 }
 
+/**
+ * An audit row as its wire body.
+ *
+ * @example
+ * ```ts
+ * return c.json({ audit: rows.map(auditBody) }, 200);
+ * ```
+ */
 export function auditBody(row: AnchorAuditRecord): z.infer<typeof AuditRowSchema> {
   return {
     id: row.id.toString(),

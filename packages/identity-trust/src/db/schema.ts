@@ -34,6 +34,7 @@ const addressFormat = (column: string) => sql.raw(`${column} ~ '^0x[0-9a-fA-F]{4
 const uint256Range = (column: string) => sql.raw(`${column} >= 0 and ${column} < 2::numeric ^ 256`);
 const prefixFormat = (column: string) => sql.raw(`${column} is null or ${column} ~ '^[0-9a-f]{8}$'`);
 
+/** One row per anchored account: the current anchor, its NFT, its epoch and who set it. */
 export const identityAnchors = pgTable(
   'identity_anchors',
   {
@@ -62,6 +63,7 @@ export const identityAnchors = pgTable(
   ],
 );
 
+/** Four-eyes rotation requests (`pending` → `approved` | `expired`). */
 export const identityAnchorRotations = pgTable(
   'identity_anchor_rotations',
   {
@@ -104,6 +106,7 @@ export const identityAnchorRotations = pgTable(
   ],
 );
 
+/** The append-only audit of bindings and rotations (a trigger refuses UPDATE, DELETE, TRUNCATE). */
 export const identityAnchorAudit = pgTable(
   'identity_anchor_audit',
   {
