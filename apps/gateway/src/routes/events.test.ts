@@ -22,7 +22,9 @@ describe(`GET /v1/events on ${backend}`, () => {
   // First in the file: the feed of the fresh database holds only the migration's seeded revenue rule activation.
   it('reads the outbox oldest first, in pages linked by nextCursor; an empty page keeps the cursor', async () => {
     const fresh = await page('');
-    expect(fresh.events.map((event) => [event.type, event.subjectId])).toEqual([['revenue_rule.activated', 'rule_initial']]);
+    expect(fresh.events.map((event) => [event.type, event.subjectId])).toEqual([
+      ['revenue_rule.activated', 'rule_initial'],
+    ]);
     const { accountId: id } = await f.userAccount('alice', '1000');
     const hold = await f.reserve(id, '400');
     await f.post(`/v1/reservations/${hold.id}/finalize`, { token: f.tokens.service, json: { actualCostMicro: '300' } });
