@@ -144,7 +144,7 @@ describe('a sibling service verifies anchor tokens through the gateway JWKS URL,
 
     // Rotation step 2: the old key retired. A sibling with a fresh cache no longer accepts the old token.
     await stopGateway(gateway as GatewayProcess);
-    const retired = await runCli(['anchor-keys', 'retire', '--data-dir', dataDir, '--kid', oldKid]);
+    const retired = await runCli(['anchor-keys', 'retire', '--data-dir', dataDir, `--kid=${oldKid}`]);
     expect(retired.code, retired.stderr).toBe(0);
     gateway = await spawnGateway(env);
     const jwks = (await (await fetch(`${gateway.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };

@@ -10,7 +10,7 @@ import { anchorKeyFileName, loadAnchorKeys, retireAnchorKeyFile, rotateAnchorKey
 export const anchorKeysUsage = `Usage:
   arrakis-gateway anchor-keys list   [--data-dir DIR]
   arrakis-gateway anchor-keys rotate [--data-dir DIR] [--alg ES256|EdDSA]
-  arrakis-gateway anchor-keys retire --kid KID [--data-dir DIR]
+  arrakis-gateway anchor-keys retire --kid=KID [--data-dir DIR]
 
 The anchor-token signing keys in DATA_DIR/${anchorKeyFileName} (when ANCHOR_SIGNING_JWKS is not set). "rotate" puts a
 new signing key first and keeps the others (tokens they signed keep verifying); "retire" removes a key that no longer

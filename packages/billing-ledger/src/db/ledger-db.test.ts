@@ -8,7 +8,7 @@ import { LedgerInvariantError } from '../ledger/assert.js';
 import { type LedgerContext, runWrite } from '../ledger/context.js';
 import { createLedger } from '../ledger/ledger.js';
 import { type LedgerKit, openLedgerKit } from '../ledger/test-kit.js';
-import { lockLiveLots, openAccountWork } from '../ledger/work.js';
+import { lockLiveLots, openAccountWork, valuesRowsMax } from '../ledger/work.js';
 import { execRows, type LedgerDb, ledgerDriverOf, preparedRows, statementsOf } from './ledger-db.js';
 import * as schema from './schema.js';
 
@@ -171,6 +171,32 @@ describe('the driver under a ledger database', () => {
     expect(await countEvents(subjects[0] as string)).toBe(1);
     expect(await countEvents(subjects[1] as string)).toBe(1);
     expect(await countEvents(drizzleSubject)).toBe(1);
+  });
+
+  it(`keeps the journal order when a write has more rows than travel as scalars (${valuesRowsMax})`, async () => {
+    const accountId = await kit.account();
+    const lotIds: string[] = [];
+    for (let index = 0; index < valuesRowsMax + 2; index += 1) {
+      lotIds.push((await kit.ledger.mint({ accountId, amountMicro: 10n, sourceType: 'grant' })).lot.id);
+    }
+    const amountMicro = BigInt(10 * lotIds.length - 5);
+    const { reservation } = await kit.ledger.reserve({ accountId, amountMicro });
+    expect(reservation.lots.map((part) => part.lotId)).toEqual(lotIds);
+    await kit.ledger.release({ reservationId: reservation.id });
+    const { items } = await kit.ledger.listEntries(accountId, { limit: 2 * lotIds.length });
+    const journal = items.reverse().map((entry) => [entry.kind, entry.lotId, entry.availableAfterMicro]);
+    let availableMicro = 10n * BigInt(lotIds.length);
+    const expected: unknown[] = [];
+    for (const part of reservation.lots) {
+      availableMicro -= part.amountMicro;
+      expected.push(['reserve', part.lotId, availableMicro]);
+    }
+    for (const part of [...reservation.lots].reverse()) {
+      availableMicro += part.amountMicro;
+      expected.push(['release', part.lotId, availableMicro]);
+    }
+    expect(journal).toEqual(expected);
+    expect((await kit.ledger.verify()).violations).toEqual([]);
   });
 
   it('reads lots exactly as drizzle selects them (dates, nulls, bigints)', async () => {

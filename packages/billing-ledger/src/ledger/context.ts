@@ -11,7 +11,6 @@
  */
 import { sql } from 'drizzle-orm';
 import { execRows, type LedgerDb, ledgerDriverOf, statementsOf } from '../db/ledger-db.js';
-import { idempotencyKeys } from '../db/schema.js';
 import { IdempotencyKeyReusedError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import { assert } from './assert.js';
@@ -110,20 +109,9 @@ export interface WriteScope {
   idempotency: IdempotencySlot | null;
 }
 
-/**
- * The SQL that stores `result` into the idempotency row (a statement, or a CTE body).
- *
- * @example
- * await tx.execute(storeResultSql(slot, result));
- */
-export function storeResultSql(slot: IdempotencySlot, result: unknown) {
-  return sql`update ${idempotencyKeys} set response = ${JSON.stringify(encodeStored(result))}::jsonb
-    where scope = ${slot.scope} and key = ${slot.key} returning 1 as stored`;
-}
-
 /** Stores a result into its idempotency row (when the write did not store it in its write statement). */
 const storeResultText =
-  'update idempotency_keys set response = $1::jsonb where scope = $2 and key = $3 returning 1 as stored';
+  'update idempotency_keys set response = $1::text::jsonb where scope = $2 and key = $3 returning 1 as stored';
 
 /**
  * Runs one write: validates the idempotency key, opens a READ COMMITTED transaction (see {@link writeIsolationOf}), claims the key (or answers

@@ -382,8 +382,8 @@ export class AccountWork {
    * Writes everything: asserts every touched lot, then queues one statement of data-modifying CTEs — the lot rows,
    * reservations, reservation lots, the account's debt, entries, queued writes ({@link addWrite}), events and the
    * stored idempotent `result` — whose row counts are checked by the statement itself (a wrong count fails it, so
-   * the transaction cannot commit) and again when it answers. The statement has constant text for a given shape
-   * (rows travel as arrays), so postgres.js prepares it once per connection, and it is sent pipelined with the
+   * the transaction cannot commit) and again when it answers. The statement has one of a few texts per shape (values
+   * as parameters), so postgres.js prepares it once per connection, and it is sent pipelined with the
    * COMMIT. With the test fault hook set, the lot rows are written (and awaited) first, then the hook runs.
    *
    * @example
@@ -441,6 +441,12 @@ export class AccountWork {
   }
 }
 
+/**
+ * Most rows a CTE of the write statement takes as scalar parameters; more travel as arrays (see `WriteStatement`).
+ * Keeps the number of distinct statement texts (each prepared once per connection) small.
+ */
+export const valuesRowsMax = 4;
+
 /** Starts the message of the error a write statement raises when one of its CTEs wrote an unexpected row count. */
 const writeCheckMarker = 'ledger write statement wrote unexpected row counts';
 
@@ -456,8 +462,8 @@ function writeCheckError(error: unknown): unknown {
 }
 
 /**
- * One write statement: data-modifying CTEs with numbered parameters (row values travel as one array per column,
- * so the text depends only on which CTEs there are), then one row of the CTEs' row counts that fails the statement
+ * One write statement: data-modifying CTEs with numbered parameters (the text depends only on which CTEs there are
+ * and, up to `valuesRowsMax`, on their row counts; see `#rows`), then one row of the CTEs' row counts that fails the statement
  * when a count differs from the expected one (an `int4` cast of a text naming the counts: SQLSTATE 22P02 with
  * {@link writeCheckMarker} in the message).
  */
@@ -496,12 +502,50 @@ class WriteStatement {
   }
 
   /**
-   * `unnest` of one array parameter per column (values already driver-ready: text, or base-10 strings). Times
-   * travel as `text[]` (ISO strings) and are cast where used: drizzle sets postgres.js's serializer of
-   * `timestamptz[]` to pass values through untouched, which cannot send an array.
+   * The rows a CTE takes from its parameters, as a FROM item `v(names…)`, and the condition that finds each in
+   * `table` by primary key (for an UPDATE). Values are driver-ready (text, or base-10 strings; times as ISO text,
+   * cast where used). Up to {@link valuesRowsMax} rows travel as scalar parameters — one row as
+   * `(select $1::text as id, …)`, a few as `(values (…), (…))` — beyond that as one array per column in an
+   * `unnest … with ordinality` (ordered by `v.n`), so the statement text stays one of a few per shape (arrays cost
+   * more per value on both sides: serialising, `array_in`). Times travel as text: drizzle sets postgres.js's
+   * serializer of `timestamptz[]` to pass values through untouched, which cannot send an array.
+   *
+   * An UPDATE finds its rows by `keyCondition` only and states its guards (the row's account, a hold still pending)
+   * with `is not distinct from` (the same as `=` on these NOT NULL columns): a prepared statement runs a generic
+   * plan, and with indexable guards it prefers a BitmapAnd of `reservations_pending_expiry_idx` (every hold that was
+   * pending since the last vacuum) and the account index to the primary key — a cost that grows with the tables.
    */
-  #unnest(columns: readonly (readonly [unknown[], string])[]): string {
-    return `unnest(${columns.map(([values, type]) => this.#param(values, `${type}[]`)).join(', ')})`;
+  #rows(
+    table: string,
+    names: readonly string[],
+    columns: readonly (readonly [readonly unknown[], string])[],
+  ): { from: string; keyCondition: string; orderBy: string } {
+    const count = columns[0]?.[0].length ?? 0;
+    if (count === 1) {
+      const values = columns.map(([values, type]) => this.#param(values[0], type));
+      return {
+        from: `(select ${values.map((value, index) => `${value} as ${names[index]}`).join(', ')}) as v`,
+        keyCondition: `${table}.id = ${values[0]}`,
+        orderBy: '',
+      };
+    }
+    if (count <= valuesRowsMax) {
+      const rows: string[] = [];
+      for (let row = 0; row < count; row += 1) {
+        rows.push(`(${columns.map(([values, type]) => this.#param(values[row], type)).join(', ')})`);
+      }
+      return {
+        from: `(values ${rows.join(', ')}) as v(${names.join(', ')})`,
+        keyCondition: `${table}.id = v.id`,
+        orderBy: '',
+      };
+    }
+    const placeholders = columns.map(([values, type]) => this.#param(values, `${type}[]`));
+    return {
+      from: `unnest(${placeholders.join(', ')}) with ordinality as v(${names.join(', ')}, n)`,
+      keyCondition: `${table}.id = v.id`,
+      orderBy: ' order by v.n',
+    };
   }
 
   #add(name: string, expectedRows: number, body: string): void {
@@ -512,73 +556,91 @@ class WriteStatement {
   addLotUpdate(lots: readonly Lot[]): void {
     const values = lots.map((lot) => lot.id);
     const micro = (field: (typeof bucketField)[keyof typeof bucketField]) => lots.map((lot) => lot[field].toString());
-    const source = this.#unnest([
-      [values, 'text'],
-      [micro('availableMicro'), 'int8'],
-      [micro('reservedMicro'), 'int8'],
-      [micro('consumedMicro'), 'int8'],
-      [micro('expiredMicro'), 'int8'],
-      [micro('refundedMicro'), 'int8'],
-    ]);
+    const { from, keyCondition } = this.#rows(
+      'lots',
+      ['id', 'a', 'r', 'c', 'e', 'f'],
+      [
+        [values, 'text'],
+        [micro('availableMicro'), 'int8'],
+        [micro('reservedMicro'), 'int8'],
+        [micro('consumedMicro'), 'int8'],
+        [micro('expiredMicro'), 'int8'],
+        [micro('refundedMicro'), 'int8'],
+      ],
+    );
     this.#add(
       'updated_lots',
       lots.length,
       `update lots set available_micro = v.a, reserved_micro = v.r, consumed_micro = v.c, expired_micro = v.e,
         refunded_micro = v.f
-      from ${source} as v(id, a, r, c, e, f)
-      where lots.id = v.id and lots.account_id = ${this.#account} returning lots.id`,
+      from ${from}
+      where ${keyCondition} and lots.account_id is not distinct from ${this.#account}
+      returning lots.id`,
     );
   }
 
   addReservations(drafts: readonly ReservationDraft[]): void {
-    const source = this.#unnest([
-      [drafts.map((r) => r.id), 'text'],
-      [drafts.map((r) => r.poolId), 'text'],
-      [drafts.map((r) => r.amountMicro.toString()), 'int8'],
-      [drafts.map((r) => r.billingMode), 'text'],
-      [drafts.map((r) => r.expiresAt.toISOString()), 'text'],
-    ]);
+    const holds = this.#rows(
+      'reservations',
+      ['id', 'pool_id', 'amount', 'mode', 'expires_at'],
+      [
+        [drafts.map((r) => r.id), 'text'],
+        [drafts.map((r) => r.poolId), 'text'],
+        [drafts.map((r) => r.amountMicro.toString()), 'int8'],
+        [drafts.map((r) => r.billingMode), 'text'],
+        [drafts.map((r) => r.expiresAt.toISOString()), 'text'],
+      ],
+    );
     this.#add(
       'new_reservations',
       drafts.length,
       `insert into reservations (id, account_id, pool_id, amount_micro, status, billing_mode, expires_at, created_at)
       select v.id, ${this.#account}, v.pool_id, v.amount, 'pending', v.mode, v.expires_at::timestamptz, ${this.#nowAt}
-      from ${source} as v(id, pool_id, amount, mode, expires_at) returning 1`,
+      from ${holds.from}${holds.orderBy} returning 1`,
     );
     const parts = drafts.flatMap((r) => r.lots.map((part, position) => ({ reservationId: r.id, position, ...part })));
-    const partSource = this.#unnest([
-      [parts.map((p) => p.reservationId), 'text'],
-      [parts.map((p) => p.lotId), 'text'],
-      [parts.map((p) => p.position), 'int4'],
-      [parts.map((p) => p.amountMicro.toString()), 'int8'],
-    ]);
+    const holdLots = this.#rows(
+      'reservation_lots',
+      ['reservation_id', 'lot_id', 'position', 'amount'],
+      [
+        [parts.map((p) => p.reservationId), 'text'],
+        [parts.map((p) => p.lotId), 'text'],
+        [parts.map((p) => p.position), 'int4'],
+        [parts.map((p) => p.amountMicro.toString()), 'int8'],
+      ],
+    );
     this.#add(
       'new_reservation_lots',
       parts.length,
       `insert into reservation_lots (reservation_id, lot_id, position, amount_micro)
-      select v.reservation_id, v.lot_id, v.position, v.amount from ${partSource} as v(reservation_id, lot_id, position, amount)
+      select v.reservation_id, v.lot_id, v.position, v.amount from ${holdLots.from}${holdLots.orderBy}
       returning 1`,
     );
   }
 
   addResolutions(resolutions: readonly ReservationResolution[]): void {
     const micro = (values: (bigint | null)[]) => values.map((v) => (v === null ? null : v.toString()));
-    const source = this.#unnest([
-      [resolutions.map((r) => r.id), 'text'],
-      [resolutions.map((r) => r.status), 'text'],
-      [resolutions.map((r) => r.resolvedAt.toISOString()), 'text'],
-      [micro(resolutions.map((r) => r.actualCostMicro)), 'int8'],
-      [micro(resolutions.map((r) => r.chargedMicro)), 'int8'],
-      [micro(resolutions.map((r) => r.overrunMicro)), 'int8'],
-      [micro(resolutions.map((r) => r.uncollectedMicro)), 'int8'],
-    ]);
+    const { from, keyCondition } = this.#rows(
+      'reservations',
+      ['id', 'status', 'resolved_at', 'actual', 'charged', 'overrun', 'uncollected'],
+      [
+        [resolutions.map((r) => r.id), 'text'],
+        [resolutions.map((r) => r.status), 'text'],
+        [resolutions.map((r) => r.resolvedAt.toISOString()), 'text'],
+        [micro(resolutions.map((r) => r.actualCostMicro)), 'int8'],
+        [micro(resolutions.map((r) => r.chargedMicro)), 'int8'],
+        [micro(resolutions.map((r) => r.overrunMicro)), 'int8'],
+        [micro(resolutions.map((r) => r.uncollectedMicro)), 'int8'],
+      ],
+    );
     this.#add(
       'resolved_reservations',
       resolutions.length,
       `update reservations set status = v.status, resolved_at = v.resolved_at::timestamptz, actual_cost_micro = v.actual,
         charged_micro = v.charged, overrun_micro = v.overrun, uncollected_micro = v.uncollected
-      from ${source} as v(id, status, resolved_at, actual, charged, overrun, uncollected)
-      where reservations.id = v.id and reservations.account_id = ${this.#account} and reservations.status = 'pending'
+      from ${from}
+      where ${keyCondition}
+        and (reservations.account_id, reservations.status) is not distinct from (${this.#account}, 'pending')
       returning 1`,
     );
   }
@@ -592,17 +654,22 @@ class WriteStatement {
   }
 
   addEntries(drafts: readonly EntryDraft[]): void {
-    // `with ordinality … order by`: entries get their ids (the journal order) in the order they were recorded.
-    const source = this.#unnest([
-      [drafts.map((e) => e.lotId), 'text'],
-      [drafts.map((e) => e.reservationId), 'text'],
-      [drafts.map((e) => e.kind), 'text'],
-      [drafts.map((e) => e.amountMicro.toString()), 'int8'],
-      [drafts.map((e) => e.fromBucket), 'text'],
-      [drafts.map((e) => e.toBucket), 'text'],
-      [drafts.map((e) => e.availableAfterMicro.toString()), 'int8'],
-      [drafts.map((e) => e.memo), 'text'],
-    ]);
+    // Entries get their ids (the journal order) in the order they were recorded (a VALUES list is read in order; an
+    // unnest is ordered by its ordinality).
+    const rows = this.#rows(
+      'entries',
+      ['lot_id', 'reservation_id', 'kind', 'amount', 'from_bucket', 'to_bucket', 'after', 'memo'],
+      [
+        [drafts.map((e) => e.lotId), 'text'],
+        [drafts.map((e) => e.reservationId), 'text'],
+        [drafts.map((e) => e.kind), 'text'],
+        [drafts.map((e) => e.amountMicro.toString()), 'int8'],
+        [drafts.map((e) => e.fromBucket), 'text'],
+        [drafts.map((e) => e.toBucket), 'text'],
+        [drafts.map((e) => e.availableAfterMicro.toString()), 'int8'],
+        [drafts.map((e) => e.memo), 'text'],
+      ],
+    );
     this.#add(
       'new_entries',
       drafts.length,
@@ -610,8 +677,7 @@ class WriteStatement {
         available_after_micro, memo, created_at)
       select ${this.#account}, v.lot_id, v.reservation_id, v.kind, v.amount, v.from_bucket, v.to_bucket, v.after,
         v.memo, ${this.#nowAt}
-      from ${source} with ordinality as v(lot_id, reservation_id, kind, amount, from_bucket, to_bucket, after, memo, n)
-      order by v.n returning 1`,
+      from ${rows.from}${rows.orderBy} returning 1`,
     );
   }
 
@@ -632,17 +698,21 @@ class WriteStatement {
   }
 
   addEvents(drafts: readonly EventDraft[]): void {
-    const source = this.#unnest([
-      [drafts.map((e) => e.type), 'text'],
-      [drafts.map((e) => e.subjectId), 'text'],
-      [drafts.map((e) => JSON.stringify(e.payload)), 'text'],
-    ]);
+    const rows = this.#rows(
+      'events',
+      ['type', 'subject_id', 'payload'],
+      [
+        [drafts.map((e) => e.type), 'text'],
+        [drafts.map((e) => e.subjectId), 'text'],
+        [drafts.map((e) => JSON.stringify(e.payload)), 'text'],
+      ],
+    );
     this.#add(
       'new_events',
       drafts.length,
       `insert into events (type, account_id, subject_id, payload, created_at)
       select v.type, ${this.#account}, v.subject_id, v.payload::jsonb, ${this.#nowAt}
-      from ${source} with ordinality as v(type, subject_id, payload, n) order by v.n returning 1`,
+      from ${rows.from}${rows.orderBy} returning 1`,
     );
   }
 
@@ -650,7 +720,7 @@ class WriteStatement {
     this.#add(
       'stored_response',
       1,
-      `update idempotency_keys set response = ${this.#param(JSON.stringify(encodeStored(result)), 'jsonb')}
+      `update idempotency_keys set response = ${this.#param(JSON.stringify(encodeStored(result)), 'text')}::jsonb
       where scope = ${this.#param(slot.scope, 'text')} and key = ${this.#param(slot.key, 'text')} returning 1`,
     );
   }
@@ -669,10 +739,11 @@ class WriteStatement {
     const ctes = this.#ctes.map((cte) => `${name(cte)} as (${cte.body})`).join(',\n');
     const counts = this.#ctes.map((cte) => `(select count(*) from ${name(cte)})::int4 as ${name(cte)}`).join(', ');
     const expected = this.#ctes.map((cte) => `c.${name(cte)} = ${this.#param(cte.expectedRows, 'int4')}`).join(' and ');
+    // `offset 0` keeps the counts subquery from being flattened (each reference would count again).
     return `with ${ctes}
 select c.*, case when ${expected} then 0
   else ('${writeCheckMarker}: ' || row_to_json(c)::text)::int4 end as write_check
-from (select ${counts}) as c`;
+from (select ${counts} offset 0) as c`;
   }
 
   /** Asserts the counts the statement answered (it already failed by itself on a wrong count). */
