@@ -9,7 +9,7 @@ import { type LedgerContext, runWrite } from '../ledger/context.js';
 import { createLedger } from '../ledger/ledger.js';
 import { type LedgerKit, openLedgerKit } from '../ledger/test-kit.js';
 import { lockLiveLots, openAccountWork, valuesRowsMax } from '../ledger/work.js';
-import { execRows, type LedgerDb, ledgerDriverOf, preparedRows, statementsOf } from './ledger-db.js';
+import { execRows, type LedgerDb, ledgerDriverOf, preparedQuery, statementsOf } from './ledger-db.js';
 import * as schema from './schema.js';
 
 let kit: LedgerKit;
@@ -219,10 +219,20 @@ describe('the driver under a ledger database', () => {
     expect([...raw].sort((a, b) => Number(a.seq - b.seq))).toEqual(viaDrizzle.sort((a, b) => Number(a.seq - b.seq)));
   });
 
-  it('answers prepared drizzle queries with the rows execRows answers', async () => {
-    const accountId = await kit.account();
-    const query = sql`select id, debt_micro, created_at from accounts where id = ${accountId}`;
-    expect(await preparedRows(kit.handle.db, query)).toEqual(await execRows(kit.handle.db, query));
+  it('answers prepared drizzle queries with placeholders with the rows execRows answers, per call values', async () => {
+    const accountIds = [await kit.account(), await kit.account()];
+    const byId = preparedQuery(
+      sql`select id, debt_micro, created_at from accounts where id = ${sql.placeholder('id')} and debt_micro >= ${0}`,
+    );
+    for (const accountId of accountIds) {
+      const direct = await execRows(
+        kit.handle.db,
+        sql`select id, debt_micro, created_at from accounts where id = ${accountId} and debt_micro >= ${0}`,
+      );
+      expect(direct).toHaveLength(1);
+      expect(await byId(kit.handle.db, { id: accountId })).toEqual(direct);
+    }
+    expect(await byId(kit.handle.db, { id: 'acc_missing' })).toEqual([]);
   });
 
   it('runs the ledger on a drizzle database it did not open (drizzle transactions and execute)', async () => {

@@ -1,4 +1,4 @@
-import { type Column, getTableColumns, Param, type SQL, sql } from 'drizzle-orm';
+import { type Column, fillPlaceholders, getTableColumns, Param, type SQL, sql } from 'drizzle-orm';
 import { CasingCache } from 'drizzle-orm/casing';
 import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
 import type * as schema from './schema.js';
@@ -158,16 +158,23 @@ export function statementsOf(db: LedgerDb): LedgerStatements {
 }
 
 /**
- * Runs a drizzle query as a prepared statement (see {@link LedgerStatements.rows}); rows as {@link execRows}
- * answers them. Only for queries whose SQL text is the same on every call (values as parameters, no lists of
- * varying length): every distinct text stays prepared on every connection.
+ * A drizzle query with named placeholders (`sql.placeholder('name')`) rendered to SQL text once, on first use; each
+ * run sends that same text (prepared once per connection, see {@link LedgerStatements.rows}) with the placeholders
+ * filled from `values`; rows as {@link execRows} answers them. Only for queries whose SQL text is the same on every
+ * call (values as placeholders, no lists of varying length): every distinct text stays prepared on every connection.
  *
  * @example
- * const rows = await preparedRows(tx, sql`select * from lots where id = ${lotId}`);
+ * const lotById = preparedQuery(sql`select * from lots where id = ${sql.placeholder('id')}`);
+ * const rows = await lotById(tx, { id: lotId });
  */
-export function preparedRows<TRow extends DriverRow = DriverRow>(db: LedgerDb, query: SQL): Promise<TRow[]> {
-  const { text, params } = renderSql(query);
-  return statementsOf(db).rows<TRow>(text, params);
+export function preparedQuery<TRow extends DriverRow = DriverRow>(
+  query: SQL,
+): (db: LedgerDb, values: Record<string, unknown>) => Promise<TRow[]> {
+  let rendered: { text: string; params: unknown[] } | undefined;
+  return (db, values) => {
+    rendered ??= renderSql(query);
+    return statementsOf(db).rows<TRow>(rendered.text, fillPlaceholders(rendered.params, values));
+  };
 }
 
 const casing = new CasingCache();

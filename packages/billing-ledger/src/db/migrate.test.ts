@@ -61,7 +61,7 @@ const expectedTables = [
 ];
 
 /** Migrations committed in drizzle/meta/_journal.json. */
-const migrationCount = 4n;
+const migrationCount = 5n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',
@@ -122,6 +122,15 @@ describe('migrateLedger on PGlite', () => {
     expect(
       after.indexes.some((i) => i.includes('lots_source_uq') && /UNIQUE INDEX/.test(i) && /IS NOT NULL/.test(i)),
     ).toBe(true);
+    // The journal's indexes: distribute entries (no lot) enter only the primary key and the account index.
+    expect(after.indexes.filter((i) => i.startsWith('entries |')).map((i) => i.split(' | ')[1])).toEqual([
+      'entries_account_id_idx',
+      'entries_lot_idx',
+      'entries_pkey',
+    ]);
+    expect(after.indexes.some((i) => i.includes('entries_lot_idx') && /WHERE \(lot_id IS NOT NULL\)/.test(i))).toBe(
+      true,
+    );
     expect(after.triggers.map((t) => t.split(' | ')[1]).sort()).toEqual([
       'distributions_append_only',
       'distributions_append_only_truncate',

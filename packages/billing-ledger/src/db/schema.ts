@@ -221,9 +221,10 @@ export const entries = pgTable(
   },
   (t) => [
     index('entries_account_id_idx').on(t.accountId, t.id),
-    index('entries_lot_idx').on(t.lotId),
-    index('entries_distribution_idx').on(t.distributionId).where(sql`${t.distributionId} is not null`),
-    index('entries_revenue_time_idx').on(t.createdAt).where(sql`${t.kind} = 'distribute'`),
+    // Only entries that name a lot are found by lot (a refund's charges, a lot's history, the lot foreign key):
+    // `distribute` entries name none and stay out of it. No index serves distribute entries by distribution or
+    // time: no query reads them that way (totals come from `distributions`), and every one would cost each finalize.
+    index('entries_lot_idx').on(t.lotId).where(sql`${t.lotId} is not null`),
     check('entries_amount_positive', sql`${t.amountMicro} > 0`),
     check('entries_kind_valid', inList('kind', entryKinds)),
     check('entries_from_bucket_valid', inList('from_bucket', buckets)),

@@ -3,14 +3,14 @@
  * (one `distributions` row whose shares sum to the charge, CHECKed, and one `distribute` entry per non-zero share on
  * the pool's account); a refund queues reversals the same way.
  */
-import { type SQL, sql } from 'drizzle-orm';
-import { execRows } from '../db/ledger-db.js';
+import { sql } from 'drizzle-orm';
+import { execRows, preparedQuery } from '../db/ledger-db.js';
 import { type DistributionKind, distributions, entries, referralAttributions, reservations } from '../db/schema.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
 import { assert } from '../ledger/assert.js';
 import type { Tx } from '../ledger/context.js';
 import { newId } from '../ledger/ids.js';
-import type { AccountWork } from '../ledger/work.js';
+import type { AccountWork, CteParam, CteRows } from '../ledger/work.js';
 import { type EffectiveRule, effectiveRuleSql, toEffectiveRule } from '../rules/effective.js';
 import type { Distribution, PoolShares } from '../types.js';
 import { poolOrder, reverseShares, sharesTotal, systemPoolAccounts, zeroShares } from './shares.js';
@@ -24,28 +24,30 @@ export interface ChargeTerms {
   referrerAccountId: string | null;
 }
 
+type ChargeTermsRow = Parameters<typeof toEffectiveRule>[0] & { referrer_account_id: string | null };
+
+/** The rule in force at `now` with the active referrer of the hold's account (rendered once, then prepared). */
+const chargeTermsQuery = preparedQuery<ChargeTermsRow>(
+  sql`select rule.*, (
+      select ${referralAttributions.referrerAccountId} from ${referralAttributions}
+      where ${referralAttributions.accountId} = (
+          select ${reservations.accountId} from ${reservations} where ${reservations.id} = ${sql.placeholder('reservationId')}
+        )
+        and ${referralAttributions.active}
+    ) as referrer_account_id
+    from (${effectiveRuleSql(sql.placeholder('now'))}) as rule`,
+);
+
 /**
- * Reads, in one statement, the rule in force at `now` and the active referrer of the account that owns a hold
- * (found by subquery, so the statement can be pipelined with the locks of a finalize).
+ * Reads, in one prepared statement, the rule in force at `now` and the active referrer of the account that owns a
+ * hold (found by subquery, so the statement can be pipelined with the locks of a finalize).
  *
  * @example
  * const terms = await readChargeTerms(tx, reservationId, now);
  */
 export async function readChargeTerms(tx: Tx, reservationId: string, now: Date): Promise<ChargeTerms> {
-  const rows = await execRows<Record<string, unknown> & { id: string; referrer_account_id: string | null }>(
-    tx,
-    sql`select rule.*, (
-        select ${referralAttributions.referrerAccountId} from ${referralAttributions}
-        where ${referralAttributions.accountId} = (select ${reservations.accountId} from ${reservations} where ${reservations.id} = ${reservationId})
-          and ${referralAttributions.active}
-      ) as referrer_account_id
-      from (${effectiveRuleSql(now)}) as rule`,
-  );
-  const [row] = rows;
-  return {
-    rule: toEffectiveRule(row as Parameters<typeof toEffectiveRule>[0]),
-    referrerAccountId: row?.referrer_account_id ?? null,
-  };
+  const [row] = await chargeTermsQuery(tx, { reservationId, now: now.toISOString() });
+  return { rule: toEffectiveRule(row), referrerAccountId: row?.referrer_account_id ?? null };
 }
 
 /** A distribution to write. */
@@ -72,15 +74,14 @@ export function queueDistributions(work: AccountWork, drafts: readonly Distribut
   assert(drafts.length > 0 && drafts.length <= distributionsPerWriteMax, 'a write queues 1..max distributions', {
     count: `${drafts.length}`,
   });
-  const nowText = work.now.toISOString();
-  const rows: SQL[] = [];
-  const shareValues: SQL[] = [];
+  let shareCount = 0;
   const queued = drafts.map((draft) => {
     const amountMicro = sharesTotal(draft.shares);
     assert(amountMicro > 0n, 'a distribution moves a positive amount', { reservationId: draft.reservationId });
     assert(draft.shares.referrer === 0n || draft.referrerAccountId !== null, 'a referrer share has a referrer', {
       reservationId: draft.reservationId,
     });
+    for (const pool of poolOrder) if (draft.shares[pool] > 0n) shareCount += 1;
     const id = newId('dst');
     const distribution: Distribution = {
       id,
@@ -97,25 +98,6 @@ export function queueDistributions(work: AccountWork, drafts: readonly Distribut
       referrerAccountId: draft.shares.referrer > 0n ? draft.referrerAccountId : null,
       createdAt: work.now,
     };
-    const micro = (pool: keyof PoolShares) => sql`${draft.shares[pool].toString()}::bigint`;
-    rows.push(
-      sql`(${id}, ${draft.kind}, ${draft.reservationId}, ${work.account.id}, ${draft.reversesId}::text,
-        ${draft.lotId}::text, ${amountMicro.toString()}::bigint, ${draft.rule.id}, ${draft.rule.version}::integer,
-        ${draft.rule.schemaVersion}::integer, ${micro('commons')}, ${micro('community')}, ${micro('foundation')},
-        ${micro('referrer')}, ${micro('treasury')}, ${distribution.referrerAccountId}::text, ${nowText}::timestamptz)`,
-    );
-    const [fromBucket, toBucket] = draft.kind === 'charge' ? ['consumed', 'revenue'] : ['revenue', 'consumed'];
-    for (const pool of poolOrder) {
-      const shareMicro = draft.shares[pool];
-      if (shareMicro === 0n) continue;
-      const accountId = pool === 'referrer' ? draft.referrerAccountId : systemPoolAccounts[pool];
-      assert(accountId !== null, 'every share has a receiving account', { pool });
-      shareValues.push(
-        sql`(${accountId}, null, ${draft.reservationId}, 'distribute', ${shareMicro.toString()}::bigint, ${fromBucket},
-          ${toBucket}, null, ${id}, ${draft.rule.id}, ${draft.rule.version}::integer,
-          ${draft.rule.schemaVersion}::integer, ${pool}, ${nowText}::timestamptz)`,
-      );
-    }
     work.emit('distribution.posted', id, {
       distributionId: id,
       kind: draft.kind,
@@ -132,22 +114,119 @@ export function queueDistributions(work: AccountWork, drafts: readonly Distribut
     });
     return distribution;
   });
-  work.addWrite(
+  // Both CTEs read the same rows: bound once (by the first body rendered), then the second reuses the FROM item.
+  let bound: { from: string; now: string } | undefined;
+  const bind = (param: CteParam, rows: CteRows) => {
+    bound ??= {
+      from: rows(
+        distributionColumns,
+        distributionValues(queued).map((values, index) => [values, distributionColumnTypes[index]!] as const),
+      ).from,
+      now: param(work.now.toISOString(), 'timestamptz'),
+    };
+    return bound;
+  };
+  work.addRawWrite(
     'new_distributions',
-    sql`insert into ${distributions} (id, kind, reservation_id, account_id, reverses_id, lot_id, amount_micro, rule_id,
-        rule_version, rule_schema_version, commons_micro, community_micro, foundation_micro, referrer_micro,
-        treasury_micro, referrer_account_id, created_at)
-      values ${sql.join(rows, sql`, `)} returning 1`,
-    rows.length,
+    (param, rows) => {
+      const { from, now } = bind(param, rows);
+      return `insert into distributions (id, kind, reservation_id, account_id, reverses_id, lot_id, amount_micro, rule_id,
+          rule_version, rule_schema_version, commons_micro, community_micro, foundation_micro, referrer_micro,
+          treasury_micro, referrer_account_id, created_at)
+        select v.id, v.kind, v.reservation_id, v.account_id, v.reverses_id, v.lot_id, v.amount, v.rule_id, v.rule_version,
+          v.schema_version, v.commons, v.community, v.foundation, v.referrer, v.treasury, v.referrer_account_id, ${now}
+        from ${from} order by v.ord returning 1`;
+    },
+    queued.length,
   );
-  work.addWrite(
+  // One `distribute` entry per non-zero share, in pool order (a charge moves consumed → revenue on the pool's
+  // account; a reversal revenue → consumed), written from the same rows.
+  work.addRawWrite(
     'new_distribution_entries',
-    sql`insert into ${entries} (account_id, lot_id, reservation_id, kind, amount_micro, from_bucket, to_bucket,
-        available_after_micro, distribution_id, rule_id, rule_version, rule_schema_version, memo, created_at)
-      values ${sql.join(shareValues, sql`, `)} returning 1`,
-    shareValues.length,
+    (param, rows) => {
+      const { from, now } = bind(param, rows);
+      const shares = poolOrder
+        .map((pool, index) => {
+          const account = pool === 'referrer' ? 'v.referrer_account_id' : `'${systemPoolAccounts[pool]}'`;
+          return `(${index}, '${pool}', ${account}, v.${pool})`;
+        })
+        .join(', ');
+      return `insert into entries (account_id, lot_id, reservation_id, kind, amount_micro, from_bucket, to_bucket,
+          available_after_micro, distribution_id, rule_id, rule_version, rule_schema_version, memo, created_at)
+        select s.account_id, null, v.reservation_id, 'distribute', s.amount,
+          case when v.kind = 'charge' then 'consumed' else 'revenue' end,
+          case when v.kind = 'charge' then 'revenue' else 'consumed' end,
+          null, v.id, v.rule_id, v.rule_version, v.schema_version, s.pool, ${now}
+        from ${from} cross join lateral (values ${shares}) as s(n, pool, account_id, amount)
+        where s.amount > 0 order by v.ord, s.n returning 1`;
+    },
+    shareCount,
   );
   return queued;
+}
+
+/** The columns of the rows {@link queueDistributions} writes, and their types. */
+const distributionColumns = [
+  'ord',
+  'id',
+  'kind',
+  'reservation_id',
+  'account_id',
+  'reverses_id',
+  'lot_id',
+  'amount',
+  'rule_id',
+  'rule_version',
+  'schema_version',
+  'commons',
+  'community',
+  'foundation',
+  'referrer',
+  'treasury',
+  'referrer_account_id',
+] as const;
+const distributionColumnTypes = [
+  'int4',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'int8',
+  'text',
+  'int4',
+  'int4',
+  'int8',
+  'int8',
+  'int8',
+  'int8',
+  'int8',
+  'text',
+] as const;
+
+/** The values of {@link distributionColumns}, one list per column. */
+function distributionValues(queued: readonly Distribution[]): unknown[][] {
+  const micro = (pool: keyof PoolShares) => queued.map((d) => d.shares[pool].toString());
+  return [
+    queued.map((_, index) => index),
+    queued.map((d) => d.id),
+    queued.map((d) => d.kind),
+    queued.map((d) => d.reservationId),
+    queued.map((d) => d.accountId),
+    queued.map((d) => d.reversesId),
+    queued.map((d) => d.lotId),
+    queued.map((d) => d.amountMicro.toString()),
+    queued.map((d) => d.ruleId),
+    queued.map((d) => d.ruleVersion),
+    queued.map((d) => d.ruleSchemaVersion),
+    micro('commons'),
+    micro('community'),
+    micro('foundation'),
+    micro('referrer'),
+    micro('treasury'),
+    queued.map((d) => d.referrerAccountId),
+  ];
 }
 
 /** A `distributions` row as the driver returns it (snake_case, bigints possibly as strings). */

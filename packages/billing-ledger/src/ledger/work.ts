@@ -53,11 +53,25 @@ export interface ReservationDraft {
   lots: HoldLot[];
 }
 
+/** Adds a parameter to a write statement and answers its placeholder with the cast (`$n::type`). */
+export type CteParam = (value: unknown, type: string) => string;
+
+/**
+ * Rows for a CTE body from parameters, one list of values per column (`[values, type]`, all of the same length): answers
+ * a FROM item aliased `v` with these column names — scalar parameters for up to `valuesRowsMax` rows, one array per
+ * column beyond — so the statement text depends only on the row count up to that bound. Rows come in the order given
+ * only where the body orders by a column of its own (e.g. an ordinal).
+ */
+export type CteRows = (
+  names: readonly string[],
+  columns: readonly (readonly [readonly unknown[], string])[],
+) => { from: string };
+
 /**
  * A CTE body written as SQL text (see `AccountWork.addRawWrite`): `param(value, type)` adds a parameter and answers
- * its placeholder with the cast (`$n::type`).
+ * its placeholder with the cast (`$n::type`); `rows(names, columns)` adds rows (see {@link CteRows}).
  */
-export type RawCteBody = (param: (value: unknown, type: string) => string) => string;
+export type RawCteBody = (param: CteParam, rows: CteRows) => string;
 
 /** A terminal state to write on a pending hold. */
 export interface ReservationResolution {
@@ -686,7 +700,10 @@ class WriteStatement {
     this.#add(
       name,
       expectedRows,
-      body((value, type) => this.#param(value, type)),
+      body(
+        (value, type) => this.#param(value, type),
+        (names, columns) => ({ from: this.#rows('v', names, columns).from }),
+      ),
     );
   }
 

@@ -3,7 +3,7 @@
  * active even if no activation job has run yet (read-time activation); the activation job (and every rule
  * transition) later materializes it with `activated_at = activates_at`, so both views agree.
  */
-import { sql } from 'drizzle-orm';
+import { type Placeholder, sql } from 'drizzle-orm';
 import { execRows } from '../db/ledger-db.js';
 import { type RevenueRuleSchemaVersion, revenueRules } from '../db/schema.js';
 import { assert } from '../ledger/assert.js';
@@ -28,8 +28,8 @@ export interface EffectiveRule {
  * @example
  * const [row] = await execRows(tx, effectiveRuleSql(now));
  */
-export function effectiveRuleSql(now: Date) {
-  const nowText = now.toISOString();
+export function effectiveRuleSql(now: Date | Placeholder) {
+  const nowText = now instanceof Date ? now.toISOString() : now;
   return sql`select id, version, schema_version, commons_bps, community_bps, foundation_bps, referrer_bps, treasury_bps
     from ${revenueRules}
     where status = 'active' or (status = 'cooling_down' and activates_at <= ${nowText}::timestamptz)
