@@ -23,7 +23,8 @@ export interface EffectiveRule {
 
 /**
  * The SQL that selects the rule in force at `now`: among the `active` rule and the due `cooling_down` rules, the one
- * that became (or becomes) active last — by activation time, then version.
+ * that became (or becomes) active last — by activation time, then version. `now` may be a placeholder
+ * (`sql.placeholder('now')`, filled with an ISO timestamp) for a query rendered once and prepared.
  *
  * @example
  * const [row] = await execRows(tx, effectiveRuleSql(now));
