@@ -119,8 +119,8 @@ export function queueDistributions(work: AccountWork, drafts: readonly Distribut
   const bind = (param: CteParam, rows: CteRows) => {
     bound ??= {
       from: rows(
-        distributionColumns,
-        distributionValues(queued).map((values, index) => [values, distributionColumnTypes[index]!] as const),
+        distributionColumns.map(([name]) => name),
+        distributionColumns.map(([, type, value]) => [queued.map(value), type] as const),
       ).from,
       now: param(work.now.toISOString(), 'timestamptz'),
     };
@@ -165,69 +165,22 @@ export function queueDistributions(work: AccountWork, drafts: readonly Distribut
   return queued;
 }
 
-/** The columns of the rows {@link queueDistributions} writes, and their types. */
-const distributionColumns = [
-  'ord',
-  'id',
-  'kind',
-  'reservation_id',
-  'account_id',
-  'reverses_id',
-  'lot_id',
-  'amount',
-  'rule_id',
-  'rule_version',
-  'schema_version',
-  'commons',
-  'community',
-  'foundation',
-  'referrer',
-  'treasury',
-  'referrer_account_id',
-] as const;
-const distributionColumnTypes = [
-  'int4',
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'int8',
-  'text',
-  'int4',
-  'int4',
-  'int8',
-  'int8',
-  'int8',
-  'int8',
-  'int8',
-  'text',
-] as const;
-
-/** The values of {@link distributionColumns}, one list per column. */
-function distributionValues(queued: readonly Distribution[]): unknown[][] {
-  const micro = (pool: keyof PoolShares) => queued.map((d) => d.shares[pool].toString());
-  return [
-    queued.map((_, index) => index),
-    queued.map((d) => d.id),
-    queued.map((d) => d.kind),
-    queued.map((d) => d.reservationId),
-    queued.map((d) => d.accountId),
-    queued.map((d) => d.reversesId),
-    queued.map((d) => d.lotId),
-    queued.map((d) => d.amountMicro.toString()),
-    queued.map((d) => d.ruleId),
-    queued.map((d) => d.ruleVersion),
-    queued.map((d) => d.ruleSchemaVersion),
-    micro('commons'),
-    micro('community'),
-    micro('foundation'),
-    micro('referrer'),
-    micro('treasury'),
-    queued.map((d) => d.referrerAccountId),
-  ];
-}
+/** The columns of the rows {@link queueDistributions} writes: name, type, value of the n-th distribution. */
+const distributionColumns: readonly (readonly [string, string, (d: Distribution, n: number) => unknown])[] = [
+  ['ord', 'int4', (_, n) => n],
+  ['id', 'text', (d) => d.id],
+  ['kind', 'text', (d) => d.kind],
+  ['reservation_id', 'text', (d) => d.reservationId],
+  ['account_id', 'text', (d) => d.accountId],
+  ['reverses_id', 'text', (d) => d.reversesId],
+  ['lot_id', 'text', (d) => d.lotId],
+  ['amount', 'int8', (d) => d.amountMicro.toString()],
+  ['rule_id', 'text', (d) => d.ruleId],
+  ['rule_version', 'int4', (d) => d.ruleVersion],
+  ['schema_version', 'int4', (d) => d.ruleSchemaVersion],
+  ...poolOrder.map((pool) => [pool, 'int8', (d: Distribution) => d.shares[pool].toString()] as const),
+  ['referrer_account_id', 'text', (d) => d.referrerAccountId],
+];
 
 /** A `distributions` row as the driver returns it (snake_case, bigints possibly as strings). */
 export type DistributionRow = {

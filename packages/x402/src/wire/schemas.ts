@@ -17,6 +17,12 @@ export const tokenVersionBytesMax = 32;
 
 const nonEmpty = z.string().min(1);
 const looseRecord = z.record(z.string(), z.unknown());
+/** An optional field a facilitator may send as null: read as absent. */
+const absentString = z
+  .string()
+  .nullish()
+  .transform((value) => value ?? undefined);
+const absentRecord = looseRecord.nullish().transform((value) => value ?? undefined);
 
 /** An EVM address in any valid case (a mixed-case one must carry a correct EIP-55 checksum), checksummed on output. */
 export const addressSchema = z
@@ -189,20 +195,11 @@ export type ExactEvmPayload = z.infer<typeof exactEvmPayloadSchema>;
 /** The facilitator's answer to `/verify`. */
 export const verifyResponseSchema = z.object({
   isValid: z.boolean(),
-  invalidReason: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  invalidMessage: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  payer: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  extensions: looseRecord.nullish().transform((value) => value ?? undefined),
-  extra: looseRecord.nullish().transform((value) => value ?? undefined),
+  invalidReason: absentString,
+  invalidMessage: absentString,
+  payer: absentString,
+  extensions: absentRecord,
+  extra: absentRecord,
 });
 export interface VerifyResponse {
   isValid: boolean;
@@ -216,26 +213,14 @@ export interface VerifyResponse {
 /** The facilitator's answer to `/settle`; also the `PAYMENT-RESPONSE` header's content. */
 export const settleResponseSchema = z.object({
   success: z.boolean(),
-  errorReason: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  errorMessage: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  payer: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
+  errorReason: absentString,
+  errorMessage: absentString,
+  payer: absentString,
   transaction: z.string(),
   network: z.string(),
-  amount: z
-    .string()
-    .nullish()
-    .transform((value) => value ?? undefined),
-  extensions: looseRecord.nullish().transform((value) => value ?? undefined),
-  extra: looseRecord.nullish().transform((value) => value ?? undefined),
+  amount: absentString,
+  extensions: absentRecord,
+  extra: absentRecord,
 });
 export interface SettleResponse {
   success: boolean;
@@ -267,7 +252,7 @@ export const supportedResponseSchema = z.object({
       x402Version: z.number(),
       scheme: z.string(),
       network: z.string(),
-      extra: looseRecord.nullish().transform((value) => value ?? undefined),
+      extra: absentRecord,
     }),
   ),
   extensions: z.array(z.string()).default([]),
