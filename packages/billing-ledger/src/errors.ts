@@ -23,7 +23,15 @@ export type LedgerErrorCode =
   | 'revenue_rule_not_found'
   | 'credit_pack_not_found'
   | 'payment_insufficient'
-  | 'payment_reference_reused';
+  | 'payment_reference_reused'
+  | 'meter_not_found'
+  | 'meter_prices_empty'
+  | 'meter_dimension_duplicate'
+  | 'meter_price_overflow'
+  | 'unknown_dimension'
+  | 'invalid_usage'
+  | 'reservation_not_metered'
+  | 'spend_cap_exceeded';
 
 /** JSON-safe details of a {@link LedgerError}. */
 export type LedgerErrorDetails = Record<string, unknown>;
@@ -57,6 +65,14 @@ export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 |
   credit_pack_not_found: 404,
   payment_insufficient: 402,
   payment_reference_reused: 409,
+  meter_not_found: 404,
+  meter_prices_empty: 400,
+  meter_dimension_duplicate: 400,
+  meter_price_overflow: 400,
+  unknown_dimension: 400,
+  invalid_usage: 400,
+  reservation_not_metered: 409,
+  spend_cap_exceeded: 402,
 });
 
 /**
@@ -524,5 +540,210 @@ export class PaymentReferenceReusedError extends LedgerError {
       { ...options, details: { reference, firstAccountId, firstPackId, ...options.details } },
     );
     this.reference = reference;
+  }
+}
+
+/**
+ * No meter has this id (or no version of it is in force yet, or the version asked for does not exist).
+ *
+ * @example
+ * throw new MeterNotFoundError({ meterId: 'chat', version: 3 });
+ */
+export class MeterNotFoundError extends LedgerError {
+  override readonly name = 'MeterNotFoundError';
+  readonly meterId: string;
+  constructor(
+    input: { meterId: string; version?: number; reason?: 'unknown' | 'not_in_force' },
+    options: LedgerErrorOptions = {},
+  ) {
+    const what =
+      input.version === undefined
+        ? `meter ${quoteValue(input.meterId)}`
+        : `version ${input.version} of meter ${quoteValue(input.meterId)}`;
+    super(
+      'meter_not_found',
+      input.reason === 'not_in_force' ? `${what} has no version in force yet` : `${what} does not exist`,
+      {
+        ...options,
+        details: {
+          meterId: input.meterId,
+          ...(input.version === undefined ? {} : { version: input.version }),
+          reason: input.reason ?? 'unknown',
+          ...options.details,
+        },
+      },
+    );
+    this.meterId = input.meterId;
+  }
+}
+
+/**
+ * A meter names no unit price.
+ *
+ * @example
+ * throw new MeterPricesEmptyError({ meterId: 'chat' });
+ */
+export class MeterPricesEmptyError extends LedgerError {
+  override readonly name = 'MeterPricesEmptyError';
+  constructor(input: { meterId: string }, options: LedgerErrorOptions = {}) {
+    super('meter_prices_empty', `meter ${quoteValue(input.meterId)} needs at least one unit price`, {
+      ...options,
+      details: { meterId: input.meterId, field: 'unitPrices', ...options.details },
+    });
+  }
+}
+
+/**
+ * A meter prices the same dimension twice.
+ *
+ * @example
+ * throw new MeterDimensionDuplicateError({ meterId: 'chat', dimension: 'output_tokens' });
+ */
+export class MeterDimensionDuplicateError extends LedgerError {
+  override readonly name = 'MeterDimensionDuplicateError';
+  constructor(input: { meterId: string; dimension: string }, options: LedgerErrorOptions = {}) {
+    super(
+      'meter_dimension_duplicate',
+      `meter ${quoteValue(input.meterId)} prices dimension ${quoteValue(input.dimension)} twice; each dimension once`,
+      { ...options, details: { meterId: input.meterId, dimension: input.dimension, ...options.details } },
+    );
+  }
+}
+
+/**
+ * A meter's price at its largest usage (`unitsMax` of a dimension, or of all together) exceeds 10^15 micro-USD.
+ *
+ * @example
+ * throw new MeterPriceOverflowError({ meterId: 'chat', dimension: 'request', costMicro: 10n ** 18n, maxMicro: 10n ** 15n });
+ */
+export class MeterPriceOverflowError extends LedgerError {
+  override readonly name = 'MeterPriceOverflowError';
+  constructor(
+    input: { meterId: string; dimension: string | null; costMicro: bigint; maxMicro: bigint },
+    options: LedgerErrorOptions = {},
+  ) {
+    const where =
+      input.dimension === null
+        ? 'all dimensions at their unitsMax'
+        : `dimension ${quoteValue(input.dimension)} at its unitsMax`;
+    super(
+      'meter_price_overflow',
+      `meter ${quoteValue(input.meterId)} would charge ${input.costMicro} micro-USD for ${where}; at most ${input.maxMicro} (lower the price or unitsMax)`,
+      {
+        ...options,
+        details: {
+          meterId: input.meterId,
+          dimension: input.dimension,
+          costMicro: input.costMicro.toString(),
+          maxMicro: input.maxMicro.toString(),
+          ...options.details,
+        },
+      },
+    );
+  }
+}
+
+/**
+ * A usage names a dimension its meter does not price.
+ *
+ * @example
+ * throw new UnknownDimensionError({ meterId: 'chat', dimension: 'images', knownDimensions: ['input_tokens'] });
+ */
+export class UnknownDimensionError extends LedgerError {
+  override readonly name = 'UnknownDimensionError';
+  readonly dimension: string;
+  constructor(
+    input: { meterId: string; dimension: string; knownDimensions: readonly string[] },
+    options: LedgerErrorOptions = {},
+  ) {
+    super(
+      'unknown_dimension',
+      `meter ${quoteValue(input.meterId)} does not price dimension ${quoteValue(input.dimension)}; it prices ${input.knownDimensions.join(', ')}`,
+      {
+        ...options,
+        details: {
+          meterId: input.meterId,
+          dimension: input.dimension,
+          knownDimensions: [...input.knownDimensions],
+          ...options.details,
+        },
+      },
+    );
+    this.dimension = input.dimension;
+  }
+}
+
+/**
+ * A usage is not a map of dimension → whole number of units in `0..unitsMax`.
+ *
+ * @example
+ * throw new InvalidUsageError('usage output_tokens -1 must be a whole number from 0 to 1000000000', { details: { dimension: 'output_tokens' } });
+ */
+export class InvalidUsageError extends LedgerError {
+  override readonly name = 'InvalidUsageError';
+  constructor(message: string, options: LedgerErrorOptions = {}) {
+    super('invalid_usage', message, options);
+  }
+}
+
+/**
+ * Finalize by usage on a hold placed without a meter (finalize it with `actualCostMicro`).
+ *
+ * @example
+ * throw new ReservationNotMeteredError({ reservationId: 'res_1' });
+ */
+export class ReservationNotMeteredError extends LedgerError {
+  override readonly name = 'ReservationNotMeteredError';
+  constructor(input: { reservationId: string }, options: LedgerErrorOptions = {}) {
+    super(
+      'reservation_not_metered',
+      `reservation ${quoteValue(input.reservationId)} was placed without a meter: finalize it with actualCostMicro, not usage`,
+      { ...options, details: { reservationId: input.reservationId, ...options.details } },
+    );
+  }
+}
+
+/** Details of a {@link SpendCapExceededError}. */
+export interface SpendCapExceededDetails {
+  accountId: string;
+  period: 'daily' | 'monthly';
+  periodStart: Date;
+  spentMicro: bigint;
+  capMicro: bigint;
+  requestedMicro: bigint;
+}
+
+/**
+ * A hold would take the account's spend in a UTC period (day or month) past its cap; nothing was written.
+ * `details` carries period, periodStart, spentMicro, capMicro, requestedMicro.
+ *
+ * @example
+ * throw new SpendCapExceededError({ accountId: 'acc_1', period: 'daily', periodStart: new Date('2026-12-03'), spentMicro: 9n, capMicro: 10n, requestedMicro: 2n });
+ */
+export class SpendCapExceededError extends LedgerError {
+  override readonly name = 'SpendCapExceededError';
+  readonly period: 'daily' | 'monthly';
+  readonly spentMicro: bigint;
+  readonly capMicro: bigint;
+  constructor(input: SpendCapExceededDetails, options: Omit<LedgerErrorOptions, 'details'> = {}) {
+    super(
+      'spend_cap_exceeded',
+      `account ${quoteValue(input.accountId)} spent ${input.spentMicro} of its ${input.period} cap of ${input.capMicro} micro-USD ` +
+        `since ${input.periodStart.toISOString()}; a hold of ${input.requestedMicro} would pass it`,
+      {
+        ...options,
+        details: {
+          accountId: input.accountId,
+          period: input.period,
+          periodStart: input.periodStart.toISOString(),
+          spentMicro: input.spentMicro.toString(),
+          capMicro: input.capMicro.toString(),
+          requestedMicro: input.requestedMicro.toString(),
+        },
+      },
+    );
+    this.period = input.period;
+    this.spentMicro = input.spentMicro;
+    this.capMicro = input.capMicro;
   }
 }

@@ -5,6 +5,7 @@
  * `meter()` middleware at `@arrakis/billing-ledger/hono`.
  */
 
+export { spendPeriodStarts } from './caps/spend-caps.js';
 export type { LedgerDb, LedgerDbHandle, LedgerDbKind, LedgerSchema } from './db/ledger-db.js';
 export { execRows } from './db/ledger-db.js';
 export { ledgerMigrationsFolder, migrateLedger } from './db/migrate.js';
@@ -21,7 +22,13 @@ export {
 export type { ChargeTerms } from './distribution/distribute.js';
 export { distributionsPerWriteMax } from './distribution/distribute.js';
 export { poolOrder, reverseShares, splitCharge, systemPoolAccounts } from './distribution/shares.js';
-export type { InsufficientCreditsDetails, LedgerErrorCode, LedgerErrorDetails, LedgerErrorOptions } from './errors.js';
+export type {
+  InsufficientCreditsDetails,
+  LedgerErrorCode,
+  LedgerErrorDetails,
+  LedgerErrorOptions,
+  SpendCapExceededDetails,
+} from './errors.js';
 export {
   AccountNotFoundError,
   AlreadyRefundedError,
@@ -35,15 +42,23 @@ export {
   InvalidArgumentError,
   InvalidCursorError,
   InvalidTransitionError,
+  InvalidUsageError,
   LedgerError,
   LotHasPendingHoldsError,
   LotNotFoundError,
   ledgerErrorHttpStatus,
+  MeterDimensionDuplicateError,
+  MeterNotFoundError,
+  MeterPriceOverflowError,
+  MeterPricesEmptyError,
   PaymentInsufficientError,
   PaymentReferenceReusedError,
   ReservationNotFoundError,
+  ReservationNotMeteredError,
   ReservationNotPendingError,
   RevenueRuleNotFoundError,
+  SpendCapExceededError,
+  UnknownDimensionError,
 } from './errors.js';
 export { LedgerInvariantError } from './ledger/assert.js';
 export type { LedgerFaults } from './ledger/context.js';
@@ -76,6 +91,17 @@ export {
 } from './ledger/sweep.js';
 export { idempotencyKeyLengthMax, idLengthMax } from './ledger/validate.js';
 export { verifyViolationsMax } from './ledger/verify.js';
+export { holdFor, parseUsage, priceUsage } from './meters/pricing.js';
+export type { Meter, MeterInput, MeterUnitPrice, Pricing, PricingLine, UnitPrice, Usage } from './meters/types.js';
+export {
+  metersListMax,
+  meterTtlSecondsMax,
+  meterVersionsListMax,
+  perUnitsMax,
+  unitPricesPerMeterMax,
+  usageUnitsLimitMax,
+  usageUnitsMaxDefault,
+} from './meters/types.js';
 export type { MicroBounds } from './money/index.js';
 export {
   amountMicroMax,
@@ -128,6 +154,7 @@ export type {
   Balance,
   BillingMode,
   Bucket,
+  CostFinalizeInput,
   CreateAccountInput,
   CreateAccountResult,
   Distribution,
@@ -139,6 +166,7 @@ export type {
   HoldLot,
   LedgerEvent,
   Lot,
+  MeteredReserveInput,
   MintInput,
   MintResult,
   Page,
@@ -149,6 +177,7 @@ export type {
   PurchasePackInput,
   PurchasePackOptions,
   PurchasePackResult,
+  RawReserveInput,
   ReferralAttribution,
   RefundResult,
   RefundTarget,
@@ -158,7 +187,11 @@ export type {
   ReserveInput,
   ReserveResult,
   RevenuePool,
+  SpendCaps,
+  SpendCapsInput,
+  SpendPeriod,
   SweepResult,
+  UsageFinalizeInput,
   VerifiedPayment,
   VerifyReport,
   VerifyViolation,

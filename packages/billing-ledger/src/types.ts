@@ -3,6 +3,7 @@
  * Amounts are bigint micro-USD; times are `Date` (UTC). This file is the contract between the
  * ledger core, the gateway routes and the tests.
  */
+
 import type {
   BillingMode,
   Bucket,
@@ -12,6 +13,7 @@ import type {
   RevenuePool,
   RevenueRuleSchemaVersion,
 } from './db/schema.js';
+import type { Pricing, Usage } from './meters/types.js';
 
 export type {
   BillingMode,
@@ -30,6 +32,11 @@ export interface WriteOptions {
    * stored result; with a different request it throws `IdempotencyKeyReusedError` (409). Kept ≥ 24 h.
    */
   idempotencyKey?: string;
+  /**
+   * Whose key it is (1–255 printable ASCII, e.g. `arrakis-api:alice`): keys are unique per operation and scope, so two
+   * callers using the same key never collide. Absent: the ledger-wide scope of the operation.
+   */
+  idempotencyScope?: string;
 }
 
 export interface Account {
@@ -94,6 +101,11 @@ export interface Reservation {
   chargedMicro: bigint | null;
   overrunMicro: bigint | null;
   uncollectedMicro: bigint | null;
+  /** The meter version that set the hold's terms and prices its usage; null for a hold with caller-set terms. */
+  meterId: string | null;
+  meterVersion: number | null;
+  /** The usage a finalize by usage reported (units per dimension); null otherwise. */
+  usage: Record<string, bigint> | null;
   lots: HoldLot[];
 }
 
@@ -160,13 +172,31 @@ export interface MintResult {
   balance: Balance;
 }
 
-export interface ReserveInput {
+/** A hold with caller-set terms (services and admins). */
+export interface RawReserveInput {
   accountId: string;
   amountMicro: bigint;
   poolId?: string;
   ttlMs?: number;
   billingMode?: BillingMode;
+  meterId?: undefined;
+  estimate?: undefined;
 }
+/**
+ * A hold on the terms of the meter version in force (pool, billing mode, ttl): `max(holdMicro, cost(estimate))`
+ * capped at `maxCostMicro`.
+ */
+export interface MeteredReserveInput {
+  accountId: string;
+  meterId: string;
+  /** Expected usage; sizes the hold when it costs more than the meter's `holdMicro`. */
+  estimate?: Usage;
+  amountMicro?: undefined;
+  poolId?: undefined;
+  ttlMs?: undefined;
+  billingMode?: undefined;
+}
+export type ReserveInput = RawReserveInput | MeteredReserveInput;
 export interface ReserveResult {
   reservation: Reservation;
   balance: Balance;
@@ -174,10 +204,19 @@ export interface ReserveResult {
   lots: Lot[];
 }
 
-export interface FinalizeInput {
+/** Finalize with a cost the caller computed. */
+export interface CostFinalizeInput {
   reservationId: string;
   actualCostMicro: bigint;
+  usage?: undefined;
 }
+/** Finalize with the usage: the cost is priced under the meter version the hold recorded. */
+export interface UsageFinalizeInput {
+  reservationId: string;
+  usage: Usage;
+  actualCostMicro?: undefined;
+}
+export type FinalizeInput = CostFinalizeInput | UsageFinalizeInput;
 export interface FinalizeResult {
   reservation: Reservation;
   chargedMicro: bigint;
@@ -186,6 +225,8 @@ export interface FinalizeResult {
   uncollectedMicro: bigint;
   /** The charge's split by the rule in force at finalize; null when nothing was charged (e.g. shadow mode). */
   distribution: Distribution | null;
+  /** The itemized price of the usage (finalize by usage); null when the caller gave the cost. */
+  pricing: Pricing | null;
   balance: Balance;
   lots: Lot[];
 }
@@ -270,7 +311,14 @@ export interface VerifyViolation {
 export interface VerifyReport {
   ok: boolean;
   checkedAt: Date;
-  counts: { accounts: number; lots: number; reservations: number; entries: number; distributions: number };
+  counts: {
+    accounts: number;
+    lots: number;
+    reservations: number;
+    entries: number;
+    distributions: number;
+    meteredCharges: number;
+  };
   violations: VerifyViolation[];
 }
 
@@ -325,4 +373,33 @@ export interface PurchasePackResult {
   payment: PaymentRecord;
   /** True when the payment had already bought this pack: the first result is answered and nothing is minted. */
   replayed: boolean;
+}
+
+/** Spend caps of an account (UTC day and month); null: no cap in that period. */
+export interface SpendCapsInput {
+  accountId: string;
+  dailyCapMicro: bigint | null;
+  monthlyCapMicro: bigint | null;
+  /** The admin setting them (recorded and in the event). */
+  actor: string;
+}
+
+/** One period's spend against its cap. */
+export interface SpendPeriod {
+  period: 'daily' | 'monthly';
+  periodStart: Date;
+  /** Pending holds plus charges of holds placed since `periodStart`. */
+  spentMicro: bigint;
+  capMicro: bigint | null;
+}
+
+/** An account's spend caps and its spend in the current periods. */
+export interface SpendCaps {
+  accountId: string;
+  dailyCapMicro: bigint | null;
+  monthlyCapMicro: bigint | null;
+  updatedBy: string | null;
+  updatedAt: Date | null;
+  daily: SpendPeriod;
+  monthly: SpendPeriod;
 }

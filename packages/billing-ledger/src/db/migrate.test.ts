@@ -52,16 +52,18 @@ const expectedTables = [
   'events',
   'idempotency_keys',
   'lots',
+  'meters',
   'payments',
   'referral_attributions',
   'reservation_lots',
   'reservations',
   'revenue_rule_audit',
   'revenue_rules',
+  'spend_caps',
 ];
 
 /** Migrations committed in drizzle/meta/_journal.json. */
-const migrationCount = 5n;
+const migrationCount = 7n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',
@@ -81,15 +83,23 @@ const expectedChecks = [
   'lots_buckets_nonnegative',
   'lots_buckets_sum',
   'lots_original_positive',
+  'meters_hold_positive',
+  'meters_hold_within_cap',
+  'meters_mode_valid',
+  'meters_prices_array',
+  'meters_ttl_positive',
+  'meters_version_positive',
   'payments_amount_positive',
   'referral_not_self',
   'reservation_lots_amount_positive',
   'reservation_lots_position_nonnegative',
   'reservations_amount_positive',
   'reservations_finalize_amounts_nonnegative',
+  'reservations_meter_pair',
   'reservations_mode_valid',
   'reservations_resolved_iff_terminal',
   'reservations_status_valid',
+  'reservations_usage_metered',
   'revenue_rules_bps_range',
   'revenue_rules_bps_sum',
   'revenue_rules_emergency_distinct',
@@ -97,6 +107,7 @@ const expectedChecks = [
   'revenue_rules_schema1_fields',
   'revenue_rules_schema_valid',
   'revenue_rules_status_valid',
+  'spend_caps_positive',
 ];
 
 describe('migrateLedger on PGlite', () => {
@@ -136,6 +147,8 @@ describe('migrateLedger on PGlite', () => {
       'distributions_append_only_truncate',
       'entries_append_only',
       'entries_append_only_truncate',
+      'meters_append_only',
+      'meters_append_only_truncate',
       'revenue_rule_audit_append_only',
       'revenue_rule_audit_append_only_truncate',
     ]);

@@ -11,6 +11,7 @@ import {
   bigint,
   boolean,
   check,
+  foreignKey,
   index,
   integer,
   jsonb,
@@ -132,6 +133,60 @@ export const lots = pgTable(
   ],
 );
 
+/**
+ * The price book: one row per meter version (immutable; a trigger rejects UPDATE, DELETE and TRUNCATE). The version
+ * in force at a time is the highest version whose `effective_at` has passed; versions take force in order.
+ * `unit_prices` is `[{dimension, priceMicro, perUnits, unitsMax}]` with amounts as base-10 strings.
+ */
+export const meters = pgTable(
+  'meters',
+  {
+    id: text('id').notNull(),
+    version: integer('version').notNull(),
+    poolId: text('pool_id').notNull(),
+    billingMode: text('billing_mode', { enum: billingModes }).notNull(),
+    holdMicro: micro('hold_micro').notNull(),
+    maxCostMicro: micro('max_cost_micro'),
+    ttlSeconds: integer('ttl_seconds'),
+    unitPrices: jsonb('unit_prices').notNull(),
+    effectiveAt: at('effective_at').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.id, t.version] }),
+    check('meters_version_positive', sql`${t.version} >= 1`),
+    check('meters_mode_valid', inList('billing_mode', billingModes)),
+    check('meters_hold_positive', sql`${t.holdMicro} > 0`),
+    check('meters_hold_within_cap', sql`${t.maxCostMicro} is null or ${t.maxCostMicro} >= ${t.holdMicro}`),
+    check('meters_ttl_positive', sql`${t.ttlSeconds} is null or ${t.ttlSeconds} > 0`),
+    check(
+      'meters_prices_array',
+      sql`jsonb_typeof(${t.unitPrices}) = 'array' and jsonb_array_length(${t.unitPrices}) > 0`,
+    ),
+  ],
+);
+
+/**
+ * Spend caps of an account, per UTC day and UTC month (null: no cap in that period), set by an admin. A reserve whose
+ * hold would take the period's spend (pending holds plus charges of holds placed in the period) past a cap is refused.
+ */
+export const spendCaps = pgTable(
+  'spend_caps',
+  {
+    accountId: text('account_id')
+      .primaryKey()
+      .references(() => accounts.id),
+    dailyCapMicro: micro('daily_cap_micro'),
+    monthlyCapMicro: micro('monthly_cap_micro'),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: at('updated_at').notNull(),
+  },
+  (t) => [
+    check('spend_caps_positive', sql`coalesce(${t.dailyCapMicro}, 1) > 0 and coalesce(${t.monthlyCapMicro}, 1) > 0`),
+  ],
+);
+
 export const reservations = pgTable(
   'reservations',
   {
@@ -151,10 +206,19 @@ export const reservations = pgTable(
     chargedMicro: micro('charged_micro'),
     overrunMicro: micro('overrun_micro'),
     uncollectedMicro: micro('uncollected_micro'),
+    /** The meter version that set the hold's terms and prices its usage (null: a raw hold with caller terms). */
+    meterId: text('meter_id'),
+    meterVersion: integer('meter_version'),
+    /** Set at finalize by usage: units per dimension (base-10 strings), priced under the meter version. */
+    usage: jsonb('usage'),
   },
   (t) => [
     index('reservations_pending_expiry_idx').on(t.expiresAt).where(sql`${t.status} = 'pending'`),
-    index('reservations_account_idx').on(t.accountId),
+    // By account and time: the spend of a capped account in a period (and any lookup by account).
+    index('reservations_account_time_idx').on(t.accountId, t.createdAt),
+    foreignKey({ columns: [t.meterId, t.meterVersion], foreignColumns: [meters.id, meters.version] }),
+    check('reservations_meter_pair', sql`(${t.meterId} is null) = (${t.meterVersion} is null)`),
+    check('reservations_usage_metered', sql`${t.usage} is null or ${t.meterId} is not null`),
     check('reservations_amount_positive', sql`${t.amountMicro} > 0`),
     check('reservations_status_valid', inList('status', reservationStatuses)),
     check('reservations_mode_valid', inList('billing_mode', billingModes)),

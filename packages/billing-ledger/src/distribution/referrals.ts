@@ -44,7 +44,12 @@ export async function attributeReferral(
   const normalized = { accountId: input.accountId, referrerAccountId: input.referrerAccountId };
   return runWrite(
     ctx,
-    { scope: 'attributeReferral', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'attributeReferral',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now }) => {
       // The paying account's lock, like every write to it (a finalize reads its attribution under this lock).
       const [account] = await tx.select().from(accounts).where(eq(accounts.id, normalized.accountId)).for('update');
@@ -85,7 +90,12 @@ export async function endReferral(
   const normalized = { accountId: input.accountId };
   return runWrite(
     ctx,
-    { scope: 'endReferral', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'endReferral',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now }) => {
       await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.id, normalized.accountId)).for('update');
       const [row] = await tx

@@ -15,7 +15,7 @@ import { IdempotencyKeyReusedError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import { assert } from './assert.js';
 import { decodeStored, encodeStored, requestHash } from './codec.js';
-import { assertIdempotencyKey } from './validate.js';
+import { assertIdempotencyKey, assertIdempotencyScope } from './validate.js';
 
 /**
  * Test-only fault injection. `afterLotUpdate` runs inside a write's transaction after its lot rows were written
@@ -126,10 +126,13 @@ const storeResultText =
  */
 export async function runWrite<T>(
   ctx: LedgerContext,
-  op: { scope: string; input: unknown; idempotencyKey: string | undefined },
+  op: { scope: string; input: unknown; idempotencyKey: string | undefined; idempotencyScope?: string | undefined },
   body: (scope: WriteScope) => Promise<T>,
 ): Promise<T> {
   if (op.idempotencyKey !== undefined) assertIdempotencyKey(op.idempotencyKey);
+  if (op.idempotencyScope !== undefined) assertIdempotencyScope(op.idempotencyScope);
+  // A key is unique per operation and caller scope: `reserve` alone, or `reserve@arrakis-api:alice`.
+  const keyScope = op.idempotencyScope === undefined ? op.scope : `${op.scope}@${op.idempotencyScope}`;
   const hash = op.idempotencyKey === undefined ? null : requestHash(op.input);
   const isolation = await writeIsolationOf(ctx);
   const driver = ledgerDriverOf(ctx.db);
@@ -139,7 +142,7 @@ export async function runWrite<T>(
         const now = new Date(ctx.clock.nowMs());
         let slot: IdempotencySlot | null = null;
         if (op.idempotencyKey !== undefined && hash !== null) {
-          const claim = await claimKey(tx, ctx, op.scope, op.idempotencyKey, hash, now);
+          const claim = await claimKey(tx, ctx, keyScope, op.idempotencyKey, hash, now);
           if (claim.kind === 'replay') return claim.result as T;
           slot = claim.slot;
         }

@@ -26,7 +26,12 @@ export async function createAccount(
   const normalized = { entityType: input.entityType, entityId: input.entityId };
   return runWrite(
     ctx,
-    { scope: 'createAccount', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'createAccount',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now }) => {
       const [inserted] = await tx
         .insert(accounts)

@@ -1,8 +1,19 @@
+import { statementsOf } from '../db/ledger-db.js';
 import { queueDistributions, readChargeTerms, readDistributionsOfReservation } from '../distribution/distribute.js';
 import { splitCharge } from '../distribution/shares.js';
-import { FinalizeConflictError, ReservationNotPendingError } from '../errors.js';
+import {
+  FinalizeConflictError,
+  InvalidArgumentError,
+  InvalidUsageError,
+  ReservationNotMeteredError,
+  ReservationNotPendingError,
+} from '../errors.js';
+import { priceUsage } from '../meters/pricing.js';
+import { meterRows, toMeter } from '../meters/store.js';
+import type { Pricing } from '../meters/types.js';
 import type { FinalizeInput, FinalizeResult, WriteOptions } from '../types.js';
 import { assert } from './assert.js';
+import type { Tx } from './context.js';
 import { type LedgerContext, runWrite } from './context.js';
 import { minMicro, usableLots } from './lots.js';
 import {
@@ -45,7 +56,13 @@ function outcomeOf(stored: StoredReservation) {
  * returns the first outcome and distribution (with the current balance and lots); another cost is a conflict. Emits
  * `reservation.finalized` and `distribution.posted`.
  *
+ * Finalize by usage (`{ reservationId, usage }`) prices the usage under the meter version the hold recorded — even if
+ * the meter changed since — and answers the itemized `pricing`; the hold's row records the usage, so `verify` can
+ * recompute the charge. A repeat must report the same usage.
+ *
  * @throws {InvalidAmountError} when actualCostMicro is not a bigint in 0..10^15.
+ * @throws {ReservationNotMeteredError} when a usage is given for a hold placed without a meter.
+ * @throws {UnknownDimensionError} / {@link InvalidUsageError} for a usage the meter cannot price.
  * @throws {InvalidArgumentError} when reservationId breaks its rule.
  * @throws {ReservationNotFoundError}
  * @throws {ReservationNotPendingError} when the hold was released or expired (status in details).
@@ -53,33 +70,41 @@ function outcomeOf(stored: StoredReservation) {
  * @throws {IdempotencyKeyReusedError}
  * @example
  * const { chargedMicro, releasedMicro } = await ledger.finalize({ reservationId, actualCostMicro: 1_250_000n });
+ * const { pricing } = await ledger.finalize({ reservationId, usage: { input_tokens: 1200, output_tokens: 340 } });
  */
 export async function finalize(
   ctx: LedgerContext,
   input: FinalizeInput,
   options: WriteOptions = {},
 ): Promise<FinalizeResult> {
-  assertObject('input', input);
-  assertId('reservationId', input.reservationId);
-  assertAmountMicro('actualCostMicro', input.actualCostMicro, { minMicro: 0n });
-  const normalized = { reservationId: input.reservationId, actualCostMicro: input.actualCostMicro };
+  const normalized = normalizeFinalize(input);
   return runWrite(
     ctx,
-    { scope: 'finalize', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'finalize',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now, idempotency }) => {
-      // Pipelined in this order: the account lock, then (after it is held) the hold, the account's live lots, and
-      // the revenue rule in force with the account's referrer.
-      const [account, stored, liveLots, terms] = await Promise.all([
+      // Pipelined in this order: the account lock, then (after it is held) the hold, the account's live lots, the
+      // revenue rule in force with the account's referrer, and (finalize by usage) the hold's meter version.
+      const [account, stored, liveLots, terms, meterRowsRead] = await Promise.all([
         lockAccountOfReservation(tx, normalized.reservationId),
         readReservation(tx, normalized.reservationId, { lock: true }),
         lockLiveLotsOfReservation(tx, normalized.reservationId),
         readChargeTerms(tx, normalized.reservationId, now),
+        normalized.usage === null ? Promise.resolve([]) : readHoldMeter(tx, normalized.reservationId),
       ]);
-      const actualCostMicro = normalized.actualCostMicro;
+      const pricing = priceOf(stored, normalized, meterRowsRead);
+      const actualCostMicro = pricing?.totalMicro ?? normalized.actualCostMicro;
+      assert(actualCostMicro !== null, 'a finalize has a cost or a usage', { reservationId: stored.id });
       if (stored.status === 'finalized') {
         assert(stored.actualCostMicro !== null, 'a finalized hold records its cost', { reservationId: stored.id });
-        if (stored.actualCostMicro !== actualCostMicro) {
-          throw new FinalizeConflictError(stored.id, stored.actualCostMicro, actualCostMicro);
+        if (stored.actualCostMicro !== actualCostMicro || !sameUsage(stored.usage, normalized.usage)) {
+          throw new FinalizeConflictError(stored.id, stored.actualCostMicro, actualCostMicro, {
+            details: normalized.usage === null ? {} : { reason: 'usage differs from the first finalize' },
+          });
         }
         const work = new AccountWork(ctx, tx, now, account, liveLots);
         const [holdLots, { charge }] = await Promise.all([
@@ -90,6 +115,7 @@ export async function finalize(
           reservation: toReservation(stored, now),
           ...outcomeOf(stored),
           distribution: charge,
+          pricing,
           balance: work.balance(),
           lots: work.snapshot(holdLots.map((lot) => lot.id)),
         };
@@ -143,8 +169,10 @@ export async function finalize(
           uncollectedMicro = overrunMicro;
         }
       }
+      const usageText = normalized.usage === null ? null : usageStrings(normalized.usage);
       const finalized: StoredReservation = {
         ...stored,
+        usage: usageText,
         status: 'finalized',
         resolvedAt: now,
         actualCostMicro,
@@ -168,6 +196,7 @@ export async function finalize(
         chargedMicro,
         overrunMicro,
         uncollectedMicro,
+        usage: usageText,
       });
       work.emit('reservation.finalized', stored.id, {
         reservationId: stored.id,
@@ -180,6 +209,9 @@ export async function finalize(
         releasedMicro: outcome.releasedMicro.toString(),
         overrunMicro: overrunMicro.toString(),
         uncollectedMicro: uncollectedMicro.toString(),
+        meterId: stored.meterId,
+        meterVersion: stored.meterVersion,
+        usage: usageText,
       });
       // The charge is split by the rule in force now, in this transaction (shadow holds charge nothing).
       const distribution =
@@ -200,6 +232,7 @@ export async function finalize(
         reservation: toReservation(finalized, now),
         ...outcome,
         distribution,
+        pricing,
         balance: work.balance(),
         lots: work.snapshot([...touched]),
       };
@@ -207,4 +240,82 @@ export async function finalize(
       return result;
     },
   );
+}
+
+/** A finalize's input after the checks that need no I/O: a cost, or a usage (dimension → units). */
+interface NormalizedFinalize {
+  reservationId: string;
+  actualCostMicro: bigint | null;
+  usage: Record<string, bigint> | null;
+}
+
+function normalizeFinalize(input: FinalizeInput): NormalizedFinalize {
+  assertObject('input', input);
+  assertId('reservationId', input.reservationId);
+  if ((input.usage === undefined) === (input.actualCostMicro === undefined)) {
+    throw new InvalidArgumentError('finalize takes either actualCostMicro or usage', {
+      details: { field: input.usage === undefined ? 'actualCostMicro' : 'usage' },
+    });
+  }
+  if (input.usage === undefined) {
+    assertAmountMicro('actualCostMicro', input.actualCostMicro, { minMicro: 0n });
+    return { reservationId: input.reservationId, actualCostMicro: input.actualCostMicro, usage: null };
+  }
+  assertObject('usage', input.usage);
+  const usage: Record<string, bigint> = {};
+  for (const [dimension, units] of Object.entries(input.usage)) {
+    const ok =
+      typeof units === 'bigint' ? units >= 0n : typeof units === 'number' && Number.isSafeInteger(units) && units >= 0;
+    if (!ok) {
+      throw new InvalidUsageError(
+        `usage ${dimension} ${typeof units === 'bigint' ? `${units}n` : JSON.stringify(units)} must be a whole number of units ≥ 0`,
+        { details: { field: `usage.${dimension}`, dimension } },
+      );
+    }
+    usage[dimension] = BigInt(units);
+  }
+  return { reservationId: input.reservationId, actualCostMicro: null, usage };
+}
+
+/** The version of the meter a hold recorded (no row for a raw hold). */
+const holdMeterText = `select ${meterRows.selectList('m')} from meters m
+  where (m.id, m.version) = (select r.meter_id, r.meter_version from reservations r where r.id = $1)`;
+
+function readHoldMeter(tx: Tx, reservationId: string) {
+  return statementsOf(tx).rows(holdMeterText, [reservationId]);
+}
+
+/** Prices a finalize by usage under the hold's recorded meter version; null for a finalize by cost. */
+function priceOf(
+  stored: StoredReservation,
+  input: NormalizedFinalize,
+  rows: readonly Record<string, unknown>[],
+): Pricing | null {
+  if (input.usage === null) return null;
+  const [row] = rows;
+  if (stored.meterId === null || row === undefined) throw new ReservationNotMeteredError({ reservationId: stored.id });
+  const meter = toMeter(meterRows.decode(row));
+  assert(
+    meter.id === stored.meterId && meter.version === stored.meterVersion,
+    'the hold meter is the recorded version',
+    {
+      reservationId: stored.id,
+    },
+  );
+  return priceUsage(meter, input.usage);
+}
+
+function usageStrings(usage: Record<string, bigint>): Record<string, string> {
+  return Object.fromEntries(Object.entries(usage).map(([dimension, units]) => [dimension, units.toString()]));
+}
+
+/** A repeat by usage must report the usage of the first finalize (a repeat by cost only its cost). */
+function sameUsage(stored: unknown, usage: Record<string, bigint> | null): boolean {
+  if (usage === null) return true;
+  const raw = typeof stored === 'string' ? JSON.parse(stored) : stored;
+  if (raw === null || typeof raw !== 'object') return false;
+  const first = raw as Record<string, unknown>;
+  const keys = Object.keys(usage);
+  if (Object.keys(first).length !== keys.length) return false;
+  return keys.every((dimension) => first[dimension] === usage[dimension]?.toString());
 }

@@ -1,7 +1,10 @@
+import { getSpendCaps, setSpendCaps } from '../caps/spend-caps.js';
 import type { LedgerDb } from '../db/ledger-db.js';
 import { distributionTotals, getDistribution } from '../distribution/reads.js';
 import { attributeReferral, endReferral } from '../distribution/referrals.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
+import { createMeter, getMeter, listMeters, listMeterVersions } from '../meters/store.js';
+import type { Meter, MeterInput } from '../meters/types.js';
 import {
   type CreditPack,
   type CreditPackConfig,
@@ -55,6 +58,8 @@ import type {
   Reservation,
   ReserveInput,
   ReserveResult,
+  SpendCaps,
+  SpendCapsInput,
   SweepResult,
   VerifyReport,
   WriteOptions,
@@ -177,6 +182,18 @@ export interface Ledger {
   listRules(options?: ListRulesOptions): Promise<Page<RevenueRule>>;
   /** The rule in force now. */
   getActiveRule(): Promise<RevenueRule>;
+  /** Price book: creates a meter (version 1) or its next version (never an update); emits `meter.versioned`. */
+  createMeter(input: MeterInput, options?: WriteOptions): Promise<Meter>;
+  /** The version of a meter in force now, or the version asked for; throws `MeterNotFoundError`. */
+  getMeter(meterId: string, options?: { version?: number }): Promise<Meter>;
+  /** Every meter's version in force now (meters with none in force yet are left out), by id. */
+  listMeters(): Promise<Meter[]>;
+  /** Every version of a meter, newest first (scheduled ones too); throws `MeterNotFoundError` when it has none. */
+  listMeterVersions(meterId: string): Promise<Meter[]>;
+  /** Sets (or, with both null, clears) an account's daily and monthly spend caps; emits `spend_caps.updated`. */
+  setSpendCaps(input: SpendCapsInput, options?: WriteOptions): Promise<SpendCaps>;
+  /** An account's caps and its spend in the current UTC day and month. */
+  getSpendCaps(accountId: string): Promise<SpendCaps>;
   /** A rule's audit trail, oldest first. */
   listRuleAudit(ruleId: string): Promise<RevenueRuleAuditEntry[]>;
 }
@@ -268,5 +285,11 @@ export function createLedger(options: CreateLedgerOptions): Ledger {
     listRules: (listOptions) => listRules(ctx, listOptions),
     getActiveRule: () => getActiveRule(ctx),
     listRuleAudit: (ruleId) => listRuleAudit(ctx, ruleId),
+    createMeter: (input, writeOptions) => createMeter(ctx, input, writeOptions),
+    getMeter: (meterId, meterOptions) => getMeter(ctx, meterId, meterOptions),
+    listMeters: () => listMeters(ctx),
+    listMeterVersions: (meterId) => listMeterVersions(ctx, meterId),
+    setSpendCaps: (input, writeOptions) => setSpendCaps(ctx, input, writeOptions),
+    getSpendCaps: (accountId) => getSpendCaps(ctx, accountId),
   };
 }

@@ -54,7 +54,12 @@ export async function mint(ctx: LedgerContext, input: MintInput, options: WriteO
   };
   return runWrite(
     ctx,
-    { scope: 'mint', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'mint',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now, idempotency }) => {
       if (normalized.expiresAt !== null) assertFutureDate('expiresAt', normalized.expiresAt, now.getTime());
       const { sourceType, sourceId } = normalized;

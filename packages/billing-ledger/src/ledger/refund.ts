@@ -54,7 +54,12 @@ export async function refund(
   const missing = 'lotId' in normalized ? normalized.lotId : `${normalized.sourceType}/${normalized.sourceId}`;
   return runWrite(
     ctx,
-    { scope: 'refund', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'refund',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now, idempotency }) => {
       const [found] = await tx.select({ id: lots.id, accountId: lots.accountId }).from(lots).where(where);
       if (found === undefined) throw new LotNotFoundError(missing);

@@ -32,7 +32,12 @@ export async function release(
   const normalized = { reservationId: input.reservationId };
   return runWrite(
     ctx,
-    { scope: 'release', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'release',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now, idempotency }) => {
       // Pipelined in this order: the account lock, then (after it is held) the hold and the account's live lots.
       const [account, stored, liveLots] = await Promise.all([

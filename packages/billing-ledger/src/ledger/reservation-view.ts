@@ -13,6 +13,19 @@ import { accountRows } from './work.js';
 /** A reservation row as stored, with its lots in position order. */
 export type StoredReservation = typeof reservations.$inferSelect & { lots: { lotId: string; amountMicro: bigint }[] };
 
+/** A stored usage (`{dimension: "units"}`) as bigints; null when none was recorded. */
+function usageOfStored(value: unknown): Record<string, bigint> | null {
+  if (value === null || value === undefined) return null;
+  const raw = typeof value === 'string' ? JSON.parse(value) : value;
+  assert(raw !== null && typeof raw === 'object' && !Array.isArray(raw), 'a stored usage is an object');
+  const usage: Record<string, bigint> = {};
+  for (const [dimension, units] of Object.entries(raw as Record<string, unknown>)) {
+    assert(typeof units === 'string', 'stored units are base-10 strings', { dimension });
+    usage[dimension] = BigInt(units);
+  }
+  return usage;
+}
+
 /**
  * The public view of a stored hold at `now`.
  *
@@ -35,6 +48,9 @@ export function toReservation(stored: StoredReservation, now: Date): Reservation
     chargedMicro: stored.chargedMicro,
     overrunMicro: stored.overrunMicro,
     uncollectedMicro: stored.uncollectedMicro,
+    meterId: stored.meterId,
+    meterVersion: stored.meterVersion,
+    usage: usageOfStored(stored.usage),
     lots: stored.lots.map((part) => ({ lotId: part.lotId, amountMicro: part.amountMicro })),
   };
 }

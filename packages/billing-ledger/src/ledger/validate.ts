@@ -100,6 +100,27 @@ export function assertIdempotencyKey(value: unknown): asserts value is string {
 }
 
 /**
+ * An idempotency scope (whose keys they are, e.g. `arrakis-api:alice`): 1–255 printable ASCII characters.
+ *
+ * @throws {InvalidArgumentError}
+ * @example
+ * assertIdempotencyScope('arrakis-api:alice');
+ */
+export function assertIdempotencyScope(value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > idempotencyKeyLengthMax ||
+    !keyPattern.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      `idempotencyScope ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
+      { details: { field: 'idempotencyScope', value: quoteValue(value) } },
+    );
+  }
+}
+
+/**
  * A bigint amount of micro-USD in `[minMicro, maxMicro]` (default 1 to 10^15).
  *
  * @throws {InvalidAmountError}

@@ -20,6 +20,7 @@ import {
 } from '../db/schema.js';
 import { type DistributionRow, toDistribution } from '../distribution/distribute.js';
 import { sharesTotal, systemPoolAccounts } from '../distribution/shares.js';
+import { verifyMeteredCharges } from '../meters/verify-charges.js';
 import type { Distribution, Entry, Lot, VerifyReport, VerifyViolation } from '../types.js';
 import type { LedgerContext } from './context.js';
 import { bucketField, generalPoolId, minMicro } from './lots.js';
@@ -595,6 +596,9 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
         }
       }
 
+      // 9. Charges by usage equal the cost their meter version gives the usage.
+      const meteredCharges = await verifyMeteredCharges(tx, reservationRows, report);
+
       if (truncated) {
         violations.push({
           rule: 'report_truncated',
@@ -611,6 +615,7 @@ export async function verify(ctx: LedgerContext): Promise<VerifyReport> {
           reservations: reservationRows.length,
           entries: entryCount,
           distributions: distributionRows.length,
+          meteredCharges,
         },
         violations,
       };

@@ -50,6 +50,9 @@ export interface ReservationDraft {
   amountMicro: bigint;
   billingMode: BillingMode;
   expiresAt: Date;
+  /** The meter version that set the terms (null for caller-set terms). */
+  meterId: string | null;
+  meterVersion: number | null;
   lots: HoldLot[];
 }
 
@@ -82,6 +85,8 @@ export interface ReservationResolution {
   chargedMicro: bigint | null;
   overrunMicro: bigint | null;
   uncollectedMicro: bigint | null;
+  /** A finalize by usage: units per dimension (base-10 strings); null otherwise. */
+  usage?: Record<string, string> | null;
 }
 
 /**
@@ -118,6 +123,11 @@ const holdColumnSql = (column: string) => `(select r.${column} from reservations
 const lockLiveLotsOfReservationText = `select ${lotRows.selectList('l')} from lots l
   where l.account_id = ${holdColumnSql('account_id')} and ${liveLotSql}
   order by ${consumptionOrderText(holdColumnSql('pool_id'))} for update`;
+/** The pool of the version of meter `$2` in force at `$3` (null when none is: the reserve then refuses). */
+const meterPoolSql = `(select m.pool_id from meters m where m.id = $2 and m.effective_at <= $3::timestamptz
+  order by m.version desc limit 1)`;
+const lockLiveLotsOfMeterText = `select ${lotRows.selectList('l')} from lots l
+  where l.account_id = $1 and ${liveLotSql} order by ${consumptionOrderText(meterPoolSql)} for update`;
 const lockLotsText = `select ${lotRows.selectList('l')} from lots l
   where l.account_id = $1 and l.id = any($2::text[]) order by l.seq for update`;
 
@@ -143,6 +153,18 @@ export async function lockAccount(tx: Tx, accountId: string): Promise<Account> {
  */
 export async function lockLiveLots(tx: Tx, accountId: string, poolId: string): Promise<Lot[]> {
   const rows = await statementsOf(tx).rows(lockLiveLotsText, [accountId, poolId]);
+  return rows.map(lotRows.decode);
+}
+
+/**
+ * Locks (`FOR UPDATE`) the account's live lots in consumption order for the pool of the meter version in force at
+ * `nowText` (found by subquery, so it can be pipelined with the account lock and the meter read).
+ *
+ * @example
+ * const lots = await lockLiveLotsOfMeter(tx, 'acc_1', 'chat', now.toISOString());
+ */
+export async function lockLiveLotsOfMeter(tx: Tx, accountId: string, meterId: string, nowText: string): Promise<Lot[]> {
+  const rows = await statementsOf(tx).rows(lockLiveLotsOfMeterText, [accountId, meterId, nowText]);
   return rows.map(lotRows.decode);
 }
 
@@ -596,20 +618,24 @@ class WriteStatement {
   addReservations(drafts: readonly ReservationDraft[]): void {
     const holds = this.#rows(
       'reservations',
-      ['id', 'pool_id', 'amount', 'mode', 'expires_at'],
+      ['id', 'pool_id', 'amount', 'mode', 'expires_at', 'meter_id', 'meter_version'],
       [
         [drafts.map((r) => r.id), 'text'],
         [drafts.map((r) => r.poolId), 'text'],
         [drafts.map((r) => r.amountMicro.toString()), 'int8'],
         [drafts.map((r) => r.billingMode), 'text'],
         [drafts.map((r) => r.expiresAt.toISOString()), 'text'],
+        [drafts.map((r) => r.meterId), 'text'],
+        [drafts.map((r) => r.meterVersion), 'int4'],
       ],
     );
     this.#add(
       'new_reservations',
       drafts.length,
-      `insert into reservations (id, account_id, pool_id, amount_micro, status, billing_mode, expires_at, created_at)
-      select v.id, ${this.#account}, v.pool_id, v.amount, 'pending', v.mode, v.expires_at::timestamptz, ${this.#nowAt}
+      `insert into reservations (id, account_id, pool_id, amount_micro, status, billing_mode, expires_at, created_at,
+        meter_id, meter_version)
+      select v.id, ${this.#account}, v.pool_id, v.amount, 'pending', v.mode, v.expires_at::timestamptz, ${this.#nowAt},
+        v.meter_id, v.meter_version
       from ${holds.from}${holds.orderBy} returning 1`,
     );
     const parts = drafts.flatMap((r) => r.lots.map((part, position) => ({ reservationId: r.id, position, ...part })));
@@ -636,7 +662,7 @@ class WriteStatement {
     const micro = (values: (bigint | null)[]) => values.map((v) => (v === null ? null : v.toString()));
     const { from, keyCondition } = this.#rows(
       'reservations',
-      ['id', 'status', 'resolved_at', 'actual', 'charged', 'overrun', 'uncollected'],
+      ['id', 'status', 'resolved_at', 'actual', 'charged', 'overrun', 'uncollected', 'usage'],
       [
         [resolutions.map((r) => r.id), 'text'],
         [resolutions.map((r) => r.status), 'text'],
@@ -645,13 +671,14 @@ class WriteStatement {
         [micro(resolutions.map((r) => r.chargedMicro)), 'int8'],
         [micro(resolutions.map((r) => r.overrunMicro)), 'int8'],
         [micro(resolutions.map((r) => r.uncollectedMicro)), 'int8'],
+        [resolutions.map((r) => (r.usage === undefined || r.usage === null ? null : JSON.stringify(r.usage))), 'text'],
       ],
     );
     this.#add(
       'resolved_reservations',
       resolutions.length,
       `update reservations set status = v.status, resolved_at = v.resolved_at::timestamptz, actual_cost_micro = v.actual,
-        charged_micro = v.charged, overrun_micro = v.overrun, uncollected_micro = v.uncollected
+        charged_micro = v.charged, overrun_micro = v.overrun, uncollected_micro = v.uncollected, usage = v.usage::jsonb
       from ${from}
       where ${keyCondition}
         and (reservations.account_id, reservations.status) is not distinct from (${this.#account}, 'pending')

@@ -92,7 +92,12 @@ export async function purchasePack(
   };
   return runWrite(
     ctx,
-    { scope: 'purchasePack', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'purchasePack',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async ({ tx, now }) => {
       const work = await openAccountWork(ctx, tx, now, normalized.accountId, generalPoolId);
       const paymentId = newId('pay');

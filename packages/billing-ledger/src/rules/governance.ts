@@ -229,7 +229,7 @@ async function lockGovernance(ctx: LedgerContext, tx: Tx, startedAt: Date): Prom
  */
 async function governanceWrite<T>(
   ctx: LedgerContext,
-  op: { scope: string; input: unknown; idempotencyKey: string | undefined },
+  op: { scope: string; input: unknown; idempotencyKey: string | undefined; idempotencyScope?: string | undefined },
   body: (work: GovernanceWork) => Promise<T>,
 ): Promise<T> {
   return runWrite(ctx, op, async ({ tx, now: startedAt }) => {
@@ -276,7 +276,12 @@ export async function proposeRule(
   const proposal = normalizeProposal(input);
   return governanceWrite(
     ctx,
-    { scope: 'revenueRule.propose', input: proposal, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'revenueRule.propose',
+      input: proposal,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async (work) => {
       const [row] = await work.tx
         .insert(revenueRules)
@@ -320,7 +325,12 @@ export async function submitRule(
   const normalized = { ruleId: input.ruleId, actor: input.actor };
   return governanceWrite(
     ctx,
-    { scope: 'revenueRule.submit', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'revenueRule.submit',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async (work) => {
       const row = await lockRule(work.tx, normalized.ruleId);
       if (row.status !== 'draft') throw new InvalidTransitionError(row.id, row.status, 'submit');
@@ -364,7 +374,12 @@ export async function approveRule(
   const normalized = { ruleId: input.ruleId, actor: input.actor };
   return governanceWrite(
     ctx,
-    { scope: 'revenueRule.approve', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'revenueRule.approve',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async (work) => {
       const row = await lockRule(work.tx, normalized.ruleId);
       if (row.status !== 'pending_approval') throw new InvalidTransitionError(row.id, row.status, 'approve');
@@ -427,7 +442,12 @@ export async function rejectRule(
   const normalized = { ruleId: input.ruleId, actor: input.actor, reason: input.reason };
   return governanceWrite(
     ctx,
-    { scope: 'revenueRule.reject', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'revenueRule.reject',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async (work) => {
       const row = await lockRule(work.tx, normalized.ruleId);
       if (row.status !== 'pending_approval' && row.status !== 'cooling_down') {
@@ -472,7 +492,12 @@ export async function activateRuleNow(
   const normalized = { ruleId: input.ruleId, actor: input.actor, reason: input.reason };
   return governanceWrite(
     ctx,
-    { scope: 'revenueRule.activateNow', input: normalized, idempotencyKey: options.idempotencyKey },
+    {
+      scope: 'revenueRule.activateNow',
+      input: normalized,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyScope: options.idempotencyScope,
+    },
     async (work) => {
       const row = await lockRule(work.tx, normalized.ruleId);
       if (row.status !== 'cooling_down') throw new InvalidTransitionError(row.id, row.status, 'activate');
