@@ -41,7 +41,7 @@ export interface LedgerContext {
    * The transaction config that makes a write READ COMMITTED: `undefined` when the database's default already is
    * (no `SET TRANSACTION` round trip), else `{ isolationLevel: 'read committed' }`. Resolved on first use.
    */
-  writeIsolation?: Promise<WriteIsolation>;
+  writeIsolation?: Promise<WriteIsolation> | undefined;
 }
 
 /** How a write gets READ COMMITTED (see {@link LedgerContext.writeIsolation}). */
