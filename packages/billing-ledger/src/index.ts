@@ -78,6 +78,8 @@ export { generalPoolId } from './ledger/lots.js';
 export {
   entriesPageSizeDefault,
   entriesPageSizeMax,
+  eventsHorizonPollMs,
+  eventsHorizonWaitMsMax,
   eventsPageSizeDefault,
   eventsPageSizeMax,
 } from './ledger/reads.js';

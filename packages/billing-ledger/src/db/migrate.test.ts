@@ -63,7 +63,7 @@ const expectedTables = [
 ];
 
 /** Migrations committed in drizzle/meta/_journal.json. */
-const migrationCount = 7n;
+const migrationCount = 8n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',

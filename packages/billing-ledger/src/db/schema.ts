@@ -11,6 +11,7 @@ import {
   bigint,
   boolean,
   check,
+  customType,
   foreignKey,
   index,
   integer,
@@ -315,7 +316,14 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_expiry_idx').on(t.expiresAt)],
 );
 
-/** Transactional outbox of economic events, read with a cursor on `id`. */
+/** A Postgres `xid8` (a 64-bit transaction id), as its base-10 text. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
+
+/**
+ * Transactional outbox of economic events. The feed reads in `(tx_id, id)` order, only events of transactions older
+ * than every transaction still running (the snapshot's xmin): that set never grows behind a cursor, so a consumer
+ * never skips an event that commits later with a smaller id — and no reader waits for a writer.
+ */
 export const events = pgTable(
   'events',
   {
@@ -325,8 +333,10 @@ export const events = pgTable(
     subjectId: text('subject_id').notNull(),
     payload: jsonb('payload').notNull(),
     createdAt: at('created_at').notNull(),
+    /** The writing transaction (`pg_current_xact_id()`): the feed's order and visibility horizon. */
+    txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
   },
-  (t) => [index('events_account_idx').on(t.accountId, t.id)],
+  (t) => [index('events_account_idx').on(t.accountId, t.id), index('events_feed_idx').on(t.txId, t.id)],
 );
 
 /**

@@ -41,3 +41,42 @@ export function decodeCursor(kind: CursorKind, cursor: unknown): bigint | null {
   if (id > idMax || encodeCursor(kind, id) !== cursor) throw new InvalidCursorError(cursor);
   return id;
 }
+
+/** Where an events feed stands: after the event `id` of transaction `txId` (null: a v1 cursor, by id only). */
+export interface EventCursor {
+  txId: string | null;
+  id: bigint;
+}
+
+/**
+ * Encodes the position after one event of the feed (its transaction and id).
+ *
+ * @example
+ * encodeEventCursor('742', 42n);
+ */
+export function encodeEventCursor(txId: string, id: bigint): string {
+  return Buffer.from(`v2:${txId}:${id}`, 'utf8').toString('base64url');
+}
+
+/**
+ * Decodes an events cursor: the current form (transaction and id), or a v1 cursor (id only) issued before the feed
+ * was ordered by transaction; `undefined` and `null` mean "from the start".
+ *
+ * @throws {InvalidCursorError}
+ * @example
+ * decodeEventCursor(encodeEventCursor('742', 42n)); // { txId: '742', id: 42n }
+ */
+export function decodeEventCursor(cursor: unknown): EventCursor | null {
+  if (cursor === undefined || cursor === null) return null;
+  if (typeof cursor === 'string' && cursor.length <= cursorLengthMax && /^[A-Za-z0-9_-]+$/.test(cursor)) {
+    const match = /^v2:([1-9][0-9]{0,19}):([1-9][0-9]{0,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (match) {
+      const txId = match[1] as string;
+      const id = BigInt(match[2] as string);
+      if (BigInt(txId) < 2n ** 64n && id <= idMax && encodeEventCursor(txId, id) === cursor) return { txId, id };
+      throw new InvalidCursorError(cursor);
+    }
+  }
+  const id = decodeCursor('v', cursor);
+  return id === null ? null : { txId: null, id };
+}

@@ -8,7 +8,7 @@ import {
   ReservationNotMeteredError,
   ReservationNotPendingError,
 } from '../errors.js';
-import { priceUsage } from '../meters/pricing.js';
+import { normalizeUsage, priceUsage } from '../meters/pricing.js';
 import { meterRows, toMeter } from '../meters/store.js';
 import type { Pricing } from '../meters/types.js';
 import type { FinalizeInput, FinalizeResult, WriteOptions } from '../types.js';
@@ -261,19 +261,7 @@ function normalizeFinalize(input: FinalizeInput): NormalizedFinalize {
     assertAmountMicro('actualCostMicro', input.actualCostMicro, { minMicro: 0n });
     return { reservationId: input.reservationId, actualCostMicro: input.actualCostMicro, usage: null };
   }
-  assertObject('usage', input.usage);
-  const usage: Record<string, bigint> = {};
-  for (const [dimension, units] of Object.entries(input.usage)) {
-    const ok =
-      typeof units === 'bigint' ? units >= 0n : typeof units === 'number' && Number.isSafeInteger(units) && units >= 0;
-    if (!ok) {
-      throw new InvalidUsageError(
-        `usage ${dimension} ${typeof units === 'bigint' ? `${units}n` : JSON.stringify(units)} must be a whole number of units ≥ 0`,
-        { details: { field: `usage.${dimension}`, dimension } },
-      );
-    }
-    usage[dimension] = BigInt(units);
-  }
+  const usage = normalizeUsage('usage', input.usage);
   return { reservationId: input.reservationId, actualCostMicro: null, usage };
 }
 

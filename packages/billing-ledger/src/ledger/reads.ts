@@ -2,12 +2,13 @@
  * The read operations. Each answers from one statement (one snapshot) unless noted; expiry is applied at read time
  * with the injected clock.
  */
-import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
-import { accounts, entries, events, lots } from '../db/schema.js';
-import { AccountNotFoundError } from '../errors.js';
+import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
+import { statementsOf } from '../db/ledger-db.js';
+import { accounts, entries, lots } from '../db/schema.js';
+import { AccountNotFoundError, InvalidCursorError } from '../errors.js';
 import type { Account, Balance, Entry, LedgerEvent, Lot, Page, Reservation } from '../types.js';
-import { type LedgerContext, writeIsolationOf } from './context.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import type { LedgerContext } from './context.js';
+import { decodeCursor, decodeEventCursor, encodeCursor, encodeEventCursor } from './cursor.js';
 import { balanceOf } from './lots.js';
 import { readReservation, toReservation } from './reservation-view.js';
 import { assertCount, assertId, assertObject } from './validate.js';
@@ -18,6 +19,13 @@ export const entriesPageSizeMax = 200;
 /** Default and largest page of `listEvents`. */
 export const eventsPageSizeDefault = 100;
 export const eventsPageSizeMax = 1000;
+/**
+ * Longest a `listEvents` call waits for committed events held back behind a transaction still running (it polls the
+ * horizon); past it, the page answers what is safe and the rest comes with a later poll.
+ */
+export const eventsHorizonWaitMsMax = 500;
+/** Pause between two reads of the horizon while waiting. */
+export const eventsHorizonPollMs = 5;
 
 /**
  * One account.
@@ -132,11 +140,62 @@ export async function getReservation(ctx: LedgerContext, reservationId: string):
   return toReservation(stored, new Date(ctx.clock.nowMs()));
 }
 
+/** The transaction of an event (to resume a v1 cursor), or no row. */
+const eventTxText = 'select tx_id::text as "txId" from events where id = $1';
 /**
- * The outbox, oldest first after the cursor, `limit` (1..1000, default 100) events a page. `nextCursor` is the
+ * One page of the feed after `($1, $2)`: only events of transactions older than every one still running (the
+ * snapshot's xmin), so no later commit can land behind the cursor.
+ */
+const eventsPageText = `select e.id, e.type, e.account_id as "accountId", e.subject_id as "subjectId", e.payload,
+    floor(extract(epoch from e.created_at) * 1000)::int8 as "createdAtMs", e.tx_id::text as "txId"
+  from events e
+  where (e.tx_id, e.id) > ($1::xid8, $2::int8) and e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+  order by e.tx_id, e.id limit $3`;
+/** Committed events after the cursor that the horizon still holds back (a transaction older than them is running). */
+const eventsHeldBackText = `select exists (select 1 from events e
+  where (e.tx_id, e.id) > ($1::xid8, $2::int8) and e.tx_id >= pg_snapshot_xmin(pg_current_snapshot())) as "heldBack"`;
+
+interface EventRow {
+  id: bigint | string;
+  type: string;
+  accountId: string | null;
+  subjectId: string;
+  payload: unknown;
+  createdAtMs: bigint | string;
+  txId: string;
+  [column: string]: unknown;
+}
+
+/** A page of the feed; a short page waits (bounded) for events that committed behind a transaction still running. */
+async function readEventsPage(ctx: LedgerContext, after: [string, string], limit: number): Promise<EventRow[]> {
+  const statements = statementsOf(ctx.db);
+  const deadlineMs = Date.now() + eventsHorizonWaitMsMax;
+  for (;;) {
+    const rows = await statements.rows<EventRow>(eventsPageText, [...after, limit]);
+    if (rows.length >= limit || Date.now() >= deadlineMs) return rows;
+    const [held] = await statements.rows<{ heldBack: boolean }>(eventsHeldBackText, after);
+    if (held?.heldBack !== true) return rows;
+    await new Promise((resolve) => setTimeout(resolve, eventsHorizonPollMs));
+  }
+}
+
+async function cursorPosition(ctx: LedgerContext, after: unknown): Promise<{ txId: string; id: bigint }> {
+  const cursor = decodeEventCursor(after);
+  if (cursor === null) return { txId: '0', id: 0n };
+  if (cursor.txId !== null) return { txId: cursor.txId, id: cursor.id };
+  const [row] = await statementsOf(ctx.db).rows<{ txId: string }>(eventTxText, [cursor.id.toString()]);
+  if (row === undefined) throw new InvalidCursorError(after);
+  return { txId: row.txId, id: cursor.id };
+}
+
+/**
+ * The outbox in commit-safe order after the cursor, `limit` (1..1000, default 100) events a page. `nextCursor` is the
  * position after the last event returned (null when the page is empty: keep polling with the same `after`).
- * The read first takes a SHARE lock on the events table, which waits for writes that are inserting events to
- * commit, so a consumer never skips an event that commits later with a smaller id.
+ * The feed holds back events of transactions younger than the oldest one still running, and orders by the writing
+ * transaction, then id: once a page was read, no event can ever appear before its cursor, so a consumer never skips
+ * one — and the read takes no lock, so it never stalls a write. A short page waits up to `eventsHorizonWaitMsMax`
+ * for committed events held back by a transaction still running; a transaction left open longer anywhere on the
+ * server holds the feed back (not the writes) until it ends.
  *
  * @throws {InvalidArgumentError} when limit breaks its rule.
  * @throws {InvalidCursorError}
@@ -153,23 +212,16 @@ export async function listEvents(
   assertObject('options', options);
   const limit = options.limit ?? eventsPageSizeDefault;
   assertCount('limit', limit, eventsPageSizeMax);
-  const afterId = decodeCursor('v', options.after);
-  const rows = await ctx.db.transaction(
-    async (tx) => {
-      await tx.execute(sql`lock table ${events} in share mode`);
-      return tx
-        .select()
-        .from(events)
-        .where(afterId === null ? undefined : gt(events.id, afterId))
-        .orderBy(asc(events.id))
-        .limit(limit);
-    },
-    await writeIsolationOf(ctx),
-  );
+  const position = await cursorPosition(ctx, options.after);
+  const rows = await readEventsPage(ctx, [position.txId, position.id.toString()], limit);
   const items: LedgerEvent[] = rows.map((row) => ({
-    ...row,
+    id: BigInt(row.id),
+    type: row.type,
+    accountId: row.accountId,
+    subjectId: row.subjectId,
     payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Record<string, unknown>,
+    createdAt: new Date(Number(row.createdAtMs)),
   }));
-  const last = items[items.length - 1];
-  return { items, nextCursor: last === undefined ? null : encodeCursor('v', last.id) };
+  const last = rows[rows.length - 1];
+  return { items, nextCursor: last === undefined ? null : encodeEventCursor(last.txId, BigInt(last.id)) };
 }

@@ -2,7 +2,7 @@ import { cappedSpendText, checkSpendCaps, spendParams } from '../caps/spend-caps
 import { statementsOf } from '../db/ledger-db.js';
 import type { BillingMode } from '../db/schema.js';
 import { InsufficientCreditsError, InvalidArgumentError, InvalidUsageError } from '../errors.js';
-import { holdFor } from '../meters/pricing.js';
+import { holdFor, normalizeUsage } from '../meters/pricing.js';
 import { meterInForceOf, meterInForceText } from '../meters/store.js';
 import type { Meter } from '../meters/types.js';
 import type { HoldLot, ReserveInput, ReserveResult, WriteOptions } from '../types.js';
@@ -29,27 +29,6 @@ type NormalizedReserve =
   | { accountId: string; amountMicro: bigint; poolId: string; ttlMs: number; billingMode: BillingMode }
   | { accountId: string; meterId: string; estimate: Record<string, bigint> | null };
 
-/** An estimate's shape (dimension → whole units ≥ 0); the meter checks its dimensions and bounds in the write. */
-function normalizeEstimate(value: unknown): Record<string, bigint> | null {
-  if (value === undefined) return null;
-  assertObject('estimate', value);
-  const estimate: Record<string, bigint> = {};
-  for (const [dimension, units] of Object.entries(value)) {
-    const ok =
-      typeof units === 'bigint' ? units >= 0n : typeof units === 'number' && Number.isSafeInteger(units) && units >= 0;
-    if (!ok) {
-      throw new InvalidUsageError(
-        `estimate ${dimension} ${typeof units === 'bigint' ? `${units}n` : JSON.stringify(units)} must be a whole number of units ≥ 0`,
-        {
-          details: { field: `estimate.${dimension}`, dimension },
-        },
-      );
-    }
-    estimate[dimension] = BigInt(units as bigint | number);
-  }
-  return estimate;
-}
-
 function normalizeReserve(ctx: LedgerContext, input: ReserveInput): NormalizedReserve {
   assertObject('input', input);
   assertId('accountId', input.accountId);
@@ -65,7 +44,11 @@ function normalizeReserve(ctx: LedgerContext, input: ReserveInput): NormalizedRe
         );
       }
     }
-    return { accountId: input.accountId, meterId: input.meterId, estimate: normalizeEstimate(input.estimate) };
+    return {
+      accountId: input.accountId,
+      meterId: input.meterId,
+      estimate: input.estimate === undefined ? null : normalizeUsage('estimate', input.estimate),
+    };
   }
   if (input.estimate !== undefined) {
     throw new InvalidArgumentError('estimate needs meterId (a raw reserve names its amountMicro)', {

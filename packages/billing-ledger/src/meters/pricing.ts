@@ -34,6 +34,37 @@ function unitsOf(meterId: string, price: MeterUnitPrice, value: unknown): bigint
 }
 
 /**
+ * Checks a usage's shape without its meter (before any I/O): a plain object of dimension → whole units ≥ 0 (a
+ * safe-integer number or a bigint); answers it with bigint units. The meter's dimensions and `unitsMax` are checked
+ * when it is priced.
+ *
+ * @throws {InvalidUsageError}
+ * @example
+ * normalizeUsage('usage', { output_tokens: 340 }); // { output_tokens: 340n }
+ */
+export function normalizeUsage(field: string, value: unknown): Record<string, bigint> {
+  const prototype = value === null || typeof value !== 'object' ? undefined : Object.getPrototypeOf(value);
+  // A plain object only: a Map, an array or a class instance would read as an empty usage.
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new InvalidUsageError(`${field} must be an object of dimension → units, got ${quoteValue(value)}`, {
+      details: { field },
+    });
+  }
+  const usage: Record<string, bigint> = {};
+  for (const [dimension, units] of Object.entries(value as Record<string, unknown>)) {
+    const ok =
+      typeof units === 'bigint' ? units >= 0n : typeof units === 'number' && Number.isSafeInteger(units) && units >= 0;
+    if (!ok) {
+      throw new InvalidUsageError(`${field} ${dimension} ${quoteValue(units)} must be a whole number of units ≥ 0`, {
+        details: { field: `${field}.${dimension}`, dimension },
+      });
+    }
+    usage[dimension] = BigInt(units as bigint | number);
+  }
+  return usage;
+}
+
+/**
  * Checks a usage against a meter: an object whose keys are dimensions the meter prices, each a whole number of units
  * (a safe-integer number or a bigint) in `0..unitsMax`. Answers the units per priced dimension named, in the meter's
  * order.
@@ -44,7 +75,9 @@ function unitsOf(meterId: string, price: MeterUnitPrice, value: unknown): bigint
  * const units = parseUsage(meter, { output_tokens: 340 }); // [[price, 340n]]
  */
 export function parseUsage(meter: Meter, usage: unknown): [MeterUnitPrice, bigint][] {
-  if (usage === null || typeof usage !== 'object' || Array.isArray(usage)) {
+  const prototype = usage === null || typeof usage !== 'object' ? undefined : Object.getPrototypeOf(usage);
+  // A plain object only: a Map, an array or a class instance would price as an empty usage.
+  if (prototype !== Object.prototype && prototype !== null) {
     throw new InvalidUsageError(`usage must be an object of dimension → units, got ${quoteValue(usage)}`, {
       details: { meterId: meter.id },
     });
