@@ -31,7 +31,8 @@ export type LedgerErrorCode =
   | 'unknown_dimension'
   | 'invalid_usage'
   | 'reservation_not_metered'
-  | 'spend_cap_exceeded';
+  | 'spend_cap_exceeded'
+  | 'system_account_read_only';
 
 /** JSON-safe details of a {@link LedgerError}. */
 export type LedgerErrorDetails = Record<string, unknown>;
@@ -73,6 +74,7 @@ export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 |
   invalid_usage: 400,
   reservation_not_metered: 409,
   spend_cap_exceeded: 402,
+  system_account_read_only: 403,
 });
 
 /**
@@ -745,5 +747,25 @@ export class SpendCapExceededError extends LedgerError {
     this.period = input.period;
     this.spentMicro = input.spentMicro;
     this.capMicro = input.capMicro;
+  }
+}
+
+/**
+ * A write other than a distribution hit a system account (the revenue pools' accounts): they take no grants, holds,
+ * caps or refunds; only distributions (and their reversals) move value on them.
+ *
+ * @example
+ * throw new SystemAccountReadOnlyError({ accountId: 'acc_system_treasury' });
+ */
+export class SystemAccountReadOnlyError extends LedgerError {
+  override readonly name = 'SystemAccountReadOnlyError';
+  readonly accountId: string;
+  constructor(input: { accountId: string }, options: LedgerErrorOptions = {}) {
+    super(
+      'system_account_read_only',
+      `account ${quoteValue(input.accountId)} is a system account: only revenue distributions write to it`,
+      { ...options, details: { accountId: input.accountId, ...options.details } },
+    );
+    this.accountId = input.accountId;
   }
 }

@@ -58,6 +58,7 @@ export {
   ReservationNotPendingError,
   RevenueRuleNotFoundError,
   SpendCapExceededError,
+  SystemAccountReadOnlyError,
   UnknownDimensionError,
 } from './errors.js';
 export { LedgerInvariantError } from './ledger/assert.js';
@@ -91,7 +92,7 @@ export {
   sweepBatchSizeMax,
   sweepEntriesPerAccountMax,
 } from './ledger/sweep.js';
-export { idempotencyKeyLengthMax, idLengthMax } from './ledger/validate.js';
+export { idempotencyKeyLengthMax, idLengthMax, isSystemEntityType, systemEntityType } from './ledger/validate.js';
 export { verifyViolationsMax } from './ledger/verify.js';
 export { holdFor, parseUsage, priceUsage } from './meters/pricing.js';
 export type { Meter, MeterInput, MeterUnitPrice, Pricing, PricingLine, UnitPrice, Usage } from './meters/types.js';

@@ -57,6 +57,19 @@ export function assertName(field: string, value: unknown): asserts value is stri
   }
 }
 
+/** The entity type of the ledger's own accounts (the revenue pools); no account of it or of a `system.`, `system:`, `system-` or `system_` type is created through the API. */
+export const systemEntityType = 'system';
+
+/**
+ * True for `system` and the entity types that read as a variant of it (`system.`, `system:x`, `system-x`, `system_x`).
+ *
+ * @example
+ * isSystemEntityType('system.'); // true
+ */
+export function isSystemEntityType(entityType: string): boolean {
+  return entityType === systemEntityType || /^system[._:-]/.test(entityType);
+}
+
 /**
  * An external id (entity id, source id): 1–255 printable ASCII characters without spaces.
  *

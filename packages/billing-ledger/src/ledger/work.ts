@@ -17,12 +17,13 @@ import {
   lots as lotsTable,
   type ReservationStatus,
 } from '../db/schema.js';
-import { AccountNotFoundError } from '../errors.js';
+import { AccountNotFoundError, SystemAccountReadOnlyError } from '../errors.js';
 import type { Account, Balance, HoldLot, Lot } from '../types.js';
 import { assert, LedgerInvariantError } from './assert.js';
 import { encodeStored } from './codec.js';
 import type { IdempotencySlot, LedgerContext, Tx } from './context.js';
 import { assertLotBuckets, availableOf, balanceOf, bucketField, copyLot, generalPoolId, lotExpired } from './lots.js';
+import { isSystemEntityType } from './validate.js';
 
 /** One journal entry to insert. */
 interface EntryDraft {
@@ -135,13 +136,17 @@ const lockLotsText = `select ${lotRows.selectList('l')} from lots l
  * Locks an account row (`FOR UPDATE`) — always the first lock a write takes.
  *
  * @throws {AccountNotFoundError}
+ * @throws {SystemAccountReadOnlyError} for a system account (only distributions write to those).
  * @example
  * const account = await lockAccount(tx, 'acc_1');
  */
 export async function lockAccount(tx: Tx, accountId: string): Promise<Account> {
   const [row] = await statementsOf(tx).rows(lockAccountText, [accountId]);
   if (row === undefined) throw new AccountNotFoundError(accountId);
-  return accountRows.decode(row);
+  const account = accountRows.decode(row);
+  // Every write of an account's credit or caps starts here; the revenue pools' accounts take distributions only.
+  if (isSystemEntityType(account.entityType)) throw new SystemAccountReadOnlyError({ accountId });
+  return account;
 }
 
 /**
