@@ -25,6 +25,7 @@ export const workspaceAlias = [
   { find: /^@arrakis\/billing-ledger\/postgres$/, replacement: root('./packages/billing-ledger/src/db/postgres.ts') },
   { find: /^@arrakis\/billing-ledger\/pglite$/, replacement: root('./packages/billing-ledger/src/db/pglite.ts') },
   { find: /^@arrakis\/billing-ledger\/hono$/, replacement: root('./packages/billing-ledger/src/hono/index.ts') },
+  { find: /^@arrakis\/billing-ledger\/http$/, replacement: root('./packages/billing-ledger/src/http/index.ts') },
   { find: /^@arrakis\/billing-ledger$/, replacement: root('./packages/billing-ledger/src/index.ts') },
   { find: /^@arrakis\/dev-chain$/, replacement: root('./packages/dev-chain/src/index.ts') },
   { find: /^@arrakis\/e2e-contracts$/, replacement: root('./packages/e2e-contracts/src/index.ts') },

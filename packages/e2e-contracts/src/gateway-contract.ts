@@ -35,6 +35,10 @@ export const gatewayContractPaths = [
   '/v1/reservations/{id}/release',
   '/v1/reservations/{id}/distribution',
   '/v1/events',
+  '/v1/meters',
+  '/v1/meters/{id}',
+  '/v1/meters/{id}/versions',
+  '/v1/accounts/{id}/spend-caps',
   '/v1/credit-packs',
   '/v1/credit-packs/{packId}/purchase',
   '/v1/revenue-rules',
@@ -344,7 +348,11 @@ export function describeGatewayContract(name: string, options: GatewayContractOp
       });
     });
 
-    describeLedgerContract({ client, tokens: options.tokens });
+    describeLedgerContract({
+      client,
+      tokens: options.tokens,
+      ...(options.signer === undefined ? {} : { signer: options.signer }),
+    });
     describeRevenueRuleContract({
       client,
       tokens: options.tokens,

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { GatewayClient, GatewayResult } from './http-client.js';
-import { type AccountBody, type BalanceBody, type EntryBody, grantBodySchema, reserveBodySchema } from './schemas.js';
+import { expectError, expectOk, stateOf as stateOfAccount, unique } from './contract-kit.js';
+import type { GatewayContractSigner } from './gateway-contract.js';
+import { describeMeterContract } from './gateway-meter-contract.js';
+import type { GatewayClient } from './http-client.js';
+import { type AccountBody, type BalanceBody, grantBodySchema, reserveBodySchema } from './schemas.js';
 
 /** Pages (of 1000 events) the events case reads at most to find the end of the feed. */
 export const contractEventPagesMax = 50;
@@ -18,6 +21,11 @@ export interface LedgerContractTokens {
 export interface LedgerContractContext {
   client: () => GatewayClient;
   tokens: () => LedgerContractTokens | Promise<LedgerContractTokens>;
+  /**
+   * The gateway's signing key: enables the cases that need more principals than the three tokens (two users with
+   * the same `Idempotency-Key`, an admin without the `pricing:admin` scope). Skipped without it.
+   */
+  signer?: () => GatewayContractSigner | Promise<GatewayContractSigner>;
 }
 
 /**
@@ -47,29 +55,14 @@ export const nonCanonicalAmounts: readonly unknown[] = [
   '99999999999999999999999',
 ];
 
-function expectOk<T>(result: GatewayResult<T>, status: number): T {
-  expect(result.status, JSON.stringify(result.body)).toBe(status);
-  if (!result.ok) throw new Error(`expected ${status}, got ${result.status} ${JSON.stringify(result.body)}`);
-  return result.body;
-}
-
-function expectError(result: GatewayResult<unknown>, status: number, code: string): void {
-  expect(result.status, JSON.stringify(result.body)).toBe(status);
-  expect(result.ok).toBe(false);
-  if (!result.ok) {
-    expect(result.body.error).toBe(code);
-    expect(result.body.message.length).toBeGreaterThan(0);
-  }
-}
-
-const unique = (label: string) => `ct-${label}-${randomUUID()}`;
-
 /**
  * Registers the ledger part of the gateway contract (already included in `describeGatewayContract`):
  * accounts (201 then 200, user ownership → 403), grants, balances, lots, entries pagination, reserve → finalize,
  * reserve → release, 402 insufficient credits, idempotent replay and 409 reuse, 400 validation (non-canonical
- * amounts, ids, cursors, limits, Idempotency-Key), 404s, 409 state conflicts, and the event feed. Every refused
- * write is checked to leave the balance and the entries unchanged.
+ * amounts, ids, cursors, limits, Idempotency-Key), 404s, 409 state conflicts, the event feed, and the price book
+ * (`describeMeterContract`: meters and their versions, metered holds, finalize by usage with itemized pricing,
+ * `terms_not_allowed` for users, spend caps, idempotency keys scoped to the caller). Every refused write is checked to
+ * leave the balance and the entries unchanged.
  *
  * @example
  * ```ts
@@ -106,19 +99,7 @@ export function describeLedgerContract(context: LedgerContractContext): void {
   }
 
   /** Balance (without `asOf`) and every entry: what a refused request must leave untouched. */
-  async function stateOf(accountId: string): Promise<{ balance: Omit<BalanceBody, 'asOf'>; entries: EntryBody[] }> {
-    const token = (await tokens()).service;
-    const { asOf: _asOf, ...balance } = expectOk(await client().getBalance(accountId, { token }), 200);
-    const entries: EntryBody[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < 20; page += 1) {
-      const body = expectOk(await client().listEntries(accountId, { token, cursor, limit: 200 }), 200);
-      entries.push(...body.entries);
-      if (body.nextCursor === null) break;
-      cursor = body.nextCursor;
-    }
-    return { balance, entries };
-  }
+  const stateOf = async (accountId: string) => stateOfAccount(client(), (await tokens()).service, accountId);
 
   describe('ledger: accounts', () => {
     it('POST /v1/accounts answers 201 with a new account, then 200 with the same one', async () => {
@@ -366,18 +347,30 @@ export function describeLedgerContract(context: LedgerContractContext): void {
       expect(expectOk(await client().getBalance(account.id, { token: t.service }), 200).availableMicro).toBe('3000000');
     });
 
-    it('a user reserves on their own account, not on another (403)', async () => {
+    it('a user reserves through a meter on their own account, not on another (403); finalize is for services', async () => {
       const t = await tokens();
       const sub = String(decodeJwt(t.user).sub);
       const created = await client().createAccount({ entityType: 'user', entityId: sub }, { token: t.service });
       const own = expectOk(created, created.status);
       await grant(own.id, '100000');
-      const hold = expectOk(await client().reserve({ accountId: own.id, amountMicro: '1000' }, { token: t.user }), 201);
+      const meter = expectOk(
+        await client().createMeter(
+          {
+            id: unique('user-hold').toLowerCase(),
+            holdMicro: '1000',
+            unitPrices: [{ dimension: 'request', priceMicro: '1', perUnits: '1' }],
+          },
+          { token: t.admin },
+        ),
+        201,
+      );
+      const hold = expectOk(await client().reserve({ accountId: own.id, meterId: meter.id }, { token: t.user }), 201);
+      expect(hold.amountMicro).toBe('1000');
       expectOk(await client().release(hold.id, { token: t.service }), 200);
       const other = await fundedAccount('user-other', '100000');
       const before = await stateOf(other.id);
       expectError(
-        await client().reserve({ accountId: other.id, amountMicro: '1000' }, { token: t.user }),
+        await client().reserve({ accountId: other.id, meterId: meter.id }, { token: t.user }),
         403,
         'forbidden',
       );
@@ -499,4 +492,6 @@ export function describeLedgerContract(context: LedgerContractContext): void {
       expectError(await client().listEvents({ token: t.service, limit: 0 }), 400, 'validation_failed');
     });
   });
+
+  describeMeterContract(context);
 }

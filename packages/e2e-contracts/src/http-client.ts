@@ -18,6 +18,12 @@ import {
   healthBodySchema,
   type LotListBody,
   lotListBodySchema,
+  type MeterBody,
+  type MeterListBody,
+  type MeterVersionsBody,
+  meterBodySchema,
+  meterListBodySchema,
+  meterVersionsBodySchema,
   type OpenApiDocument,
   openApiDocumentSchema,
   type ReadyBody,
@@ -28,6 +34,8 @@ import {
   releaseBodySchema,
   reservationBodySchema,
   reserveBodySchema,
+  type SpendCapsBody,
+  spendCapsBodySchema,
   type WhoamiBody,
   whoamiBodySchema,
 } from './schemas.js';
@@ -84,13 +92,48 @@ export interface GrantRequest {
   expiresAt?: string;
 }
 
-/** `POST /v1/reservations` body. */
-export interface ReserveRequest {
+/** Units per usage dimension on the wire: a JSON integer or a base-10 string. */
+export type UsageRequest = Record<string, string | number>;
+
+/** `POST /v1/reservations` body with caller-set terms (services and admins only). */
+export interface RawReserveRequest {
   accountId: string;
   amountMicro: string;
   poolId?: string;
   ttlSeconds?: number;
   billingMode?: 'live' | 'soft' | 'shadow';
+}
+
+/** `POST /v1/reservations` body on a meter's terms (any audience): the hold is sized by the meter (and `estimate`). */
+export interface MeteredReserveRequest {
+  accountId: string;
+  meterId: string;
+  estimate?: UsageRequest;
+}
+
+/** `POST /v1/reservations` body: raw or metered. */
+export type ReserveRequest = RawReserveRequest | MeteredReserveRequest;
+
+/** `POST /v1/reservations/:id/finalize` body: the cost, or the usage (priced under the hold's meter version). */
+export type FinalizeRequest = { actualCostMicro: string } | { usage: UsageRequest };
+
+/** `POST /v1/meters` body (amounts and counts as base-10 strings). */
+export interface MeterRequest {
+  id: string;
+  poolId?: string;
+  billingMode?: 'live' | 'soft' | 'shadow';
+  holdMicro: string;
+  maxCostMicro?: string;
+  ttlSeconds?: number;
+  unitPrices: { dimension: string; priceMicro: string; perUnits: string; unitsMax?: string }[];
+  /** ISO 8601 UTC; default now. */
+  effectiveAt?: string;
+}
+
+/** `PUT /v1/accounts/:id/spend-caps` body: null clears a cap. */
+export interface SpendCapsRequest {
+  dailyCapMicro: string | null;
+  monthlyCapMicro: string | null;
 }
 
 /** Options of {@link GatewayClient.request}. */
@@ -160,13 +203,29 @@ export interface GatewayClient {
   /** `POST /v1/reservations/:id/finalize` (services). */
   finalize(
     reservationId: string,
-    body: { actualCostMicro: string },
+    body: FinalizeRequest,
     options?: GatewayWriteOptions,
   ): Promise<GatewayResult<FinalizeBody>>;
   /** `POST /v1/reservations/:id/release` (services). */
   release(reservationId: string, options?: GatewayWriteOptions): Promise<GatewayResult<ReleaseBody>>;
   /** `GET /v1/reservations/:id` (services). */
   getReservation(reservationId: string, options?: GatewayCallOptions): Promise<GatewayResult<ReservationBody>>;
+  /** `POST /v1/meters` (admins with `pricing:admin` or `admin`): 201, a new meter (version 1) or its next version. */
+  createMeter(body: MeterRequest, options?: GatewayWriteOptions): Promise<GatewayResult<MeterBody>>;
+  /** `GET /v1/meters` (any audience): every meter's version in force. */
+  listMeters(options?: GatewayCallOptions): Promise<GatewayResult<MeterListBody>>;
+  /** `GET /v1/meters/:id[?version=N]`: the version in force, or version N. */
+  getMeter(meterId: string, options?: GatewayCallOptions & { version?: number }): Promise<GatewayResult<MeterBody>>;
+  /** `GET /v1/meters/:id/versions`: newest first. */
+  listMeterVersions(meterId: string, options?: GatewayCallOptions): Promise<GatewayResult<MeterVersionsBody>>;
+  /** `PUT /v1/accounts/:id/spend-caps` (admins). */
+  setSpendCaps(
+    accountId: string,
+    body: SpendCapsRequest,
+    options?: GatewayWriteOptions,
+  ): Promise<GatewayResult<SpendCapsBody>>;
+  /** `GET /v1/accounts/:id/spend-caps` (admins, services, a user on their own account). */
+  getSpendCaps(accountId: string, options?: GatewayCallOptions): Promise<GatewayResult<SpendCapsBody>>;
   /** `GET /v1/events?after&limit` (services, admins), oldest first. */
   listEvents(options?: GatewayCallOptions & { after?: string; limit?: number }): Promise<GatewayResult<EventPageBody>>;
   /** Any JSON call, validated with `schema`. */
@@ -324,6 +383,22 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       request(`/v1/reservations/${seg(id)}/release`, { ...write(o), method: 'POST', schema: releaseBodySchema }),
     getReservation: (id, o = {}) =>
       request(`/v1/reservations/${seg(id)}`, { ...call(o), schema: reservationBodySchema }),
+    createMeter: (body, o = {}) =>
+      request('/v1/meters', { ...write(o), method: 'POST', json: body, schema: meterBodySchema, okStatuses: [201] }),
+    listMeters: (o = {}) => request('/v1/meters', { ...call(o), schema: meterListBodySchema }),
+    getMeter: (id, o = {}) =>
+      request(`/v1/meters/${seg(id)}${query({ version: o.version })}`, { ...call(o), schema: meterBodySchema }),
+    listMeterVersions: (id, o = {}) =>
+      request(`/v1/meters/${seg(id)}/versions`, { ...call(o), schema: meterVersionsBodySchema }),
+    setSpendCaps: (id, body, o = {}) =>
+      request(`/v1/accounts/${seg(id)}/spend-caps`, {
+        ...write(o),
+        method: 'PUT',
+        json: body,
+        schema: spendCapsBodySchema,
+      }),
+    getSpendCaps: (id, o = {}) =>
+      request(`/v1/accounts/${seg(id)}/spend-caps`, { ...call(o), schema: spendCapsBodySchema }),
     listEvents: (o = {}) =>
       request(`/v1/events${query({ after: o.after, limit: o.limit })}`, { ...call(o), schema: eventPageBodySchema }),
     health: (o = {}) => request('/health', { ...o, schema: healthBodySchema }),

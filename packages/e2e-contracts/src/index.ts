@@ -39,6 +39,7 @@ export {
 } from './gateway-revenue-contract.js';
 export type {
   CreateAccountRequest,
+  FinalizeRequest,
   GatewayCallOptions,
   GatewayClient,
   GatewayClientOptions,
@@ -47,7 +48,12 @@ export type {
   GatewayResult,
   GatewayWriteOptions,
   GrantRequest,
+  MeteredReserveRequest,
+  MeterRequest,
+  RawReserveRequest,
   ReserveRequest,
+  SpendCapsRequest,
+  UsageRequest,
 } from './http-client.js';
 export {
   createGatewayClient,
@@ -94,11 +100,16 @@ export type {
   LedgerEventBody,
   LotBody,
   LotListBody,
+  MeterBody,
+  MeterListBody,
+  MeterVersionsBody,
   OpenApiDocument,
+  PricingBody,
   ReadyBody,
   ReleaseBody,
   ReservationBody,
   ReserveBody,
+  SpendCapsBody,
   WhoamiBody,
 } from './schemas.js';
 export {
@@ -119,13 +130,19 @@ export {
   ledgerEventBodySchema,
   lotBodySchema,
   lotListBodySchema,
+  meterBodySchema,
+  meterListBodySchema,
+  meterVersionsBodySchema,
   microStringSchema,
   openApiDocumentSchema,
+  pricingBodySchema,
   readyBodySchema,
   releaseBodySchema,
   reservationBodySchema,
   reservationStatuses,
   reserveBodySchema,
   revenuePools,
+  spendCapsBodySchema,
+  unitsStringSchema,
   whoamiBodySchema,
 } from './schemas.js';

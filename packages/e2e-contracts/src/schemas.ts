@@ -292,6 +292,12 @@ const reservationShape = {
   chargedMicro: microStringSchema.nullable(),
   overrunMicro: microStringSchema.nullable(),
   uncollectedMicro: microStringSchema.nullable(),
+  /** The meter whose terms the hold took; null for a hold with caller-set terms. */
+  meterId: z.string().min(1).nullable(),
+  /** The meter version that prices its usage; null exactly when `meterId` is. */
+  meterVersion: z.number().int().positive().nullable(),
+  /** The usage a finalize by usage reported (dimension → units as base-10 strings); null otherwise. */
+  usage: z.record(z.string(), z.string().regex(/^(0|[1-9][0-9]{0,19})$/)).nullable(),
   lots: z.array(z.object({ lotId: z.string().min(1), amountMicro: microStringSchema })),
 };
 
@@ -379,6 +385,49 @@ export const distributionBodySchema = z
 /** A parsed {@link distributionBodySchema}. */
 export type DistributionBody = z.infer<typeof distributionBodySchema>;
 
+/** Units of a usage dimension on the wire: canonical base-10 digits. */
+export const unitsStringSchema = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'expected canonical base-10 units');
+
+/**
+ * The itemized price of a usage under one meter version (`pricing` of a finalize by usage): the lines sum to
+ * `subtotalMicro` (Σ units × priceMicro / perUnits rounded up once); `totalMicro` is the subtotal capped at the
+ * meter's `maxCostMicro`, and `capped` says whether the cap lowered it.
+ *
+ * @example
+ * ```ts
+ * const { lines, totalMicro } = pricingBodySchema.parse(body.pricing);
+ * ```
+ */
+export const pricingBodySchema = z
+  .object({
+    meterId: z.string().min(1),
+    meterVersion: z.number().int().positive(),
+    lines: z.array(
+      z.object({
+        dimension: z.string().min(1),
+        units: unitsStringSchema,
+        priceMicro: microStringSchema,
+        perUnits: unitsStringSchema,
+        amountMicro: microStringSchema,
+      }),
+    ),
+    subtotalMicro: microStringSchema,
+    totalMicro: microStringSchema,
+    capped: z.boolean(),
+  })
+  .refine(
+    (p) => p.lines.reduce((sum, line) => sum + BigInt(line.amountMicro), 0n) === BigInt(p.subtotalMicro),
+    'the lines must sum to subtotalMicro',
+  )
+  .refine(
+    (p) =>
+      BigInt(p.totalMicro) <= BigInt(p.subtotalMicro) && p.capped === BigInt(p.totalMicro) < BigInt(p.subtotalMicro),
+    'totalMicro is the subtotal, or below it exactly when capped',
+  );
+
+/** A parsed {@link pricingBodySchema}. */
+export type PricingBody = z.infer<typeof pricingBodySchema>;
+
 /**
  * `POST /v1/reservations/:id/finalize`: what was charged, released, overrun and left uncollected, and the
  * charge's split by the revenue rule in force (`distribution`, null when nothing was charged).
@@ -397,6 +446,7 @@ export const finalizeBodySchema = z.object({
   overrunMicro: microStringSchema,
   uncollectedMicro: microStringSchema,
   distribution: distributionBodySchema.nullable(),
+  pricing: pricingBodySchema.nullable(),
   reservation: reservationBodySchema,
   balance: balanceBodySchema,
 });
@@ -452,3 +502,94 @@ export const eventPageBodySchema = z.object({
 
 /** A parsed {@link eventPageBodySchema}. */
 export type EventPageBody = z.infer<typeof eventPageBodySchema>;
+
+/**
+ * One version of a meter (`POST /v1/meters` 201, `GET /v1/meters/{id}`): operator-owned charge terms and unit prices.
+ *
+ * @example
+ * ```ts
+ * const meter = meterBodySchema.parse(body);
+ * console.log(meter.id, meter.version, meter.unitPrices.map((p) => p.dimension));
+ * ```
+ */
+export const meterBodySchema = z.object({
+  id: z.string().min(1),
+  version: z.number().int().positive(),
+  poolId: z.string().min(1),
+  billingMode: z.enum(['live', 'soft', 'shadow']),
+  holdMicro: microStringSchema,
+  maxCostMicro: microStringSchema.nullable(),
+  ttlSeconds: z.number().int().positive().nullable(),
+  unitPrices: z
+    .array(
+      z.object({
+        dimension: z.string().min(1),
+        priceMicro: microStringSchema,
+        perUnits: unitsStringSchema,
+        unitsMax: unitsStringSchema,
+      }),
+    )
+    .min(1),
+  effectiveAt: isoTime,
+  createdBy: z.string().min(1),
+  createdAt: isoTime,
+});
+
+/** A parsed {@link meterBodySchema}. */
+export type MeterBody = z.infer<typeof meterBodySchema>;
+
+/**
+ * `GET /v1/meters`: every meter's version in force.
+ *
+ * @example
+ * ```ts
+ * const { meters } = meterListBodySchema.parse(body);
+ * ```
+ */
+export const meterListBodySchema = z.object({ meters: z.array(meterBodySchema) });
+
+/** A parsed {@link meterListBodySchema}. */
+export type MeterListBody = z.infer<typeof meterListBodySchema>;
+
+/**
+ * `GET /v1/meters/{id}/versions`: every version of a meter, newest first.
+ *
+ * @example
+ * ```ts
+ * const { versions } = meterVersionsBodySchema.parse(body);
+ * ```
+ */
+export const meterVersionsBodySchema = z.object({ versions: z.array(meterBodySchema) });
+
+/** A parsed {@link meterVersionsBodySchema}. */
+export type MeterVersionsBody = z.infer<typeof meterVersionsBodySchema>;
+
+const spendPeriodSchema = (period: 'daily' | 'monthly') =>
+  z.object({
+    period: z.literal(period),
+    periodStart: isoTime,
+    spentMicro: microStringSchema,
+    capMicro: microStringSchema.nullable(),
+  });
+
+/**
+ * `PUT` and `GET /v1/accounts/{id}/spend-caps`: the caps (null: none) and the spend of the current UTC day and month.
+ *
+ * @example
+ * ```ts
+ * const { daily } = spendCapsBodySchema.parse(body);
+ * console.log(daily.spentMicro, daily.capMicro);
+ * ```
+ */
+export const spendCapsBodySchema = z.object({
+  accountId: z.string().min(1),
+  dailyCapMicro: microStringSchema.nullable(),
+  monthlyCapMicro: microStringSchema.nullable(),
+  updatedBy: z.string().min(1).nullable(),
+  updatedAt: isoTime.nullable(),
+  daily: spendPeriodSchema('daily'),
+  monthly: spendPeriodSchema('monthly'),
+});
+
+/** A parsed {@link spendCapsBodySchema}. */
+export type SpendCapsBody = z.infer<typeof spendCapsBodySchema>;

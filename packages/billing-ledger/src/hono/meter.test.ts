@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Context, Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidUsageError } from '../errors.js';
+import { gatewayLedger } from '../http/gateway-ledger.js';
+import { fakeGateway } from '../http/test-kit.js';
 import {
   createLedger,
   InvalidArgumentError,
@@ -9,8 +12,19 @@ import {
   ledgerErrorHttpStatus,
   ManualClock,
 } from '../index.js';
+import { priceUsage } from '../meters/pricing.js';
+import type { Usage } from '../meters/types.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
-import { type Meter, type MeterEnv, type MeterOptions, meter, meterTtlMsMax } from './index.js';
+import {
+  type Meter,
+  type MeterEnv,
+  type MeteredMeterOptions,
+  type MeterLedger,
+  type MeterOptions,
+  meter,
+  meterTtlMsMax,
+  type RawMeterOptions,
+} from './index.js';
 
 const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
 
@@ -37,7 +51,7 @@ describe(`meter() on ${backend}`, () => {
   function appFor(
     accountId: string,
     handler: (meterHandle: Meter) => Response | Promise<Response>,
-    options: Partial<MeterOptions> = {},
+    options: Partial<RawMeterOptions> = {},
   ) {
     const app = new Hono<MeterEnv>();
     app.onError((error, c) =>
@@ -244,10 +258,173 @@ describe(`meter() on ${backend}`, () => {
       { ...good, ttlMs: 0 },
       { ...good, ttlMs: 1.5 },
       { ...good, ttlMs: meterTtlMsMax + 1 },
+      { ...good, estimate: () => ({ request: 1 }) },
+      { ledger, accountId: () => 'acc_1', meterId: '' },
+      { ledger, accountId: () => 'acc_1', meterId: 5 },
+      { ledger, accountId: () => 'acc_1', meterId: 'chat', estimate: { request: 1 } },
+      { ...good, meterId: 'chat' },
+      { ledger, accountId: () => 'acc_1', meterId: 'chat', billingMode: 'soft' },
+      { ledger, accountId: () => 'acc_1', meterId: 'chat', poolId: 'gpu' },
+      { ledger, accountId: () => 'acc_1', meterId: 'chat', ttlMs: 1000 },
     ];
     bad.forEach((options, index) => {
       expect(() => meter(options as MeterOptions), `case ${index}`).toThrow(InvalidArgumentError);
     });
     expect(meter(good).name).toBe('meter');
+    expect(meter({ ledger, accountId: () => 'acc_1', meterId: (c) => c.req.path }).name).toBe('meter');
+  });
+
+  describe('meter form (meterId): the meter sets the terms, the handler reports usage', () => {
+    let meterId: string;
+
+    beforeAll(async () => {
+      meterId = `chat_${randomUUID().slice(0, 8)}`;
+      await ledger.createMeter({
+        id: meterId,
+        billingMode: 'live',
+        holdMicro: 500n,
+        maxCostMicro: 9_000n,
+        ttlSeconds: 90,
+        unitPrices: [
+          { dimension: 'request', priceMicro: 100n, perUnits: 1n },
+          { dimension: 'output_tokens', priceMicro: 3n, perUnits: 2n },
+        ],
+        createdBy: 'ops',
+      });
+    });
+
+    /** An app whose `/chat` route is metered by `meterId`; `handler` decides what the request does. */
+    function meteredApp(
+      accountId: string,
+      handler: (meterHandle: Meter) => Response | Promise<Response>,
+      options: Partial<MeteredMeterOptions> & { ledger?: MeterLedger } = {},
+    ) {
+      const app = new Hono<MeterEnv>();
+      app.onError((error, c) =>
+        error instanceof LedgerError
+          ? c.json(error.toJSON(), ledgerErrorHttpStatus[error.code])
+          : c.json({ error: 'internal_error', message: error.message }, 500),
+      );
+      app.post('/chat', meter({ ledger, accountId: () => accountId, meterId, ...options }), async (c) =>
+        handler(c.get('meter')),
+      );
+      return app;
+    }
+
+    it('holds the meter’s holdMicro on its terms and finalizes the usage at its itemized price', async () => {
+      const accountId = await fundedAccount(10_000n);
+      let reservationId = '';
+      const usage: Usage = { request: 1, output_tokens: 201n };
+      const app = meteredApp(accountId, async (m) => {
+        reservationId = m.reservationId;
+        expect(m).toMatchObject({ estimateMicro: 500n, meterId, meterVersion: 1 });
+        const hold = await ledger.getReservation(m.reservationId);
+        expect(hold).toMatchObject({ amountMicro: 500n, billingMode: 'live', meterId, status: 'pending' });
+        expect(hold.expiresAt.getTime()).toBe(clock.nowMs() + 90_000);
+        m.reportUsage({ request: 1, output_tokens: 5 });
+        m.reportUsage(usage);
+        expect(m.reportedUsage).toEqual(usage);
+        expect(m.reportedMicro).toBeUndefined();
+        return new Response('ok');
+      });
+      expect((await app.request('/chat', { method: 'POST' })).status).toBe(200);
+      const expected = priceUsage(await ledger.getMeter(meterId), usage);
+      expect(expected.totalMicro).toBe(402n); // 100 + ceil(201 × 3 / 2) = 100 + 302, rounded up once
+      expect(await ledger.getReservation(reservationId)).toMatchObject({
+        status: 'finalized',
+        actualCostMicro: 402n,
+        chargedMicro: 402n,
+        usage: { request: 1n, output_tokens: 201n },
+      });
+      expect((await ledger.getBalance(accountId)).availableMicro).toBe(10_000n - 402n);
+    });
+
+    it('sizes the hold by estimate(c) and picks the meter with meterId(c)', async () => {
+      const accountId = await fundedAccount(10_000n);
+      let held = 0n;
+      const app = meteredApp(
+        accountId,
+        (m) => {
+          held = m.estimateMicro;
+          return new Response('nothing reported');
+        },
+        { meterId: (c) => c.req.header('x-meter') ?? 'none', estimate: () => ({ output_tokens: 4_000 }) },
+      );
+      expect((await app.request('/chat', { method: 'POST', headers: { 'x-meter': meterId } })).status).toBe(200);
+      expect(held).toBe(6_000n);
+      expect(await ledger.getBalance(accountId)).toMatchObject({ availableMicro: 10_000n, reservedMicro: 0n });
+      const unknown = await app.request('/chat', { method: 'POST', headers: { 'x-meter': 'no_such_meter' } });
+      expect(unknown.status).toBe(404);
+      expect(((await unknown.json()) as { error: string }).error).toBe('meter_not_found');
+    });
+
+    it('a cost report on a metered hold, or a usage report on a raw one, is an InvalidArgumentError (400), released', async () => {
+      const accountId = await fundedAccount(5_000n);
+      let reservationId = '';
+      const metered = meteredApp(accountId, (m) => {
+        reservationId = m.reservationId;
+        m.report(10n);
+        return new Response('unreachable');
+      });
+      const response = await metered.request('/chat', { method: 'POST' });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toBe('invalid_argument');
+      expect((await ledger.getReservation(reservationId)).status).toBe('released');
+      const raw = appFor(accountId, (m) => {
+        reservationId = m.reservationId;
+        m.reportUsage({ request: 1 });
+        return new Response('unreachable');
+      });
+      expect((await raw.request('/work', { method: 'POST' })).status).toBe(400);
+      expect((await ledger.getReservation(reservationId)).status).toBe('released');
+      expect(await ledger.getBalance(accountId)).toMatchObject({ availableMicro: 5_000n, reservedMicro: 0n });
+    });
+
+    it('an invalid usage throws InvalidUsageError in the handler and the hold is released', async () => {
+      const accountId = await fundedAccount(5_000n);
+      const errors: unknown[] = [];
+      const app = meteredApp(accountId, (m) => {
+        for (const usage of [null, [], { request: -1 }, { request: 1.5 }, { request: '1' }]) {
+          try {
+            m.reportUsage(usage as unknown as Usage);
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+        return new Response('none charged');
+      });
+      expect((await app.request('/chat', { method: 'POST' })).status).toBe(200);
+      expect(errors).toHaveLength(5);
+      for (const error of errors) expect(error).toBeInstanceOf(InvalidUsageError);
+      expect(await ledger.getBalance(accountId)).toMatchObject({ availableMicro: 5_000n, reservedMicro: 0n });
+    });
+
+    it('meters against the gateway with gatewayLedger() (no database of its own)', async () => {
+      const accountId = await fundedAccount(10_000n);
+      const gateway = fakeGateway(ledger, 'svc');
+      const overHttp = gatewayLedger({ baseUrl: 'http://gateway.test', token: 'svc', fetch: gateway.fetch });
+      let reservationId = '';
+      const app = meteredApp(
+        accountId,
+        (m) => {
+          reservationId = m.reservationId;
+          m.reportUsage({ request: 2 });
+          return new Response('ok');
+        },
+        { ledger: overHttp },
+      );
+      expect((await app.request('/chat', { method: 'POST' })).status).toBe(200);
+      expect(gateway.seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /v1/reservations',
+        `POST /v1/reservations/${reservationId}/finalize`,
+      ]);
+      expect(gateway.seen[1]?.body).toEqual({ usage: { request: '2' } });
+      expect(await ledger.getReservation(reservationId)).toMatchObject({ status: 'finalized', chargedMicro: 200n });
+      const poor = await fundedAccount(100n);
+      const refused = meteredApp(poor, () => new Response('unreachable'), { ledger: overHttp });
+      const response = await refused.request('/chat', { method: 'POST' });
+      expect(response.status).toBe(402);
+      expect(((await response.json()) as { error: string }).error).toBe('insufficient_credits');
+    });
   });
 });
