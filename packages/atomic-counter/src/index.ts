@@ -9,9 +9,13 @@ export {
   SpendCapExceededError,
 } from './errors.js';
 export type { FailurePolicy, FailurePolicyOptions, LimiterFailureEvent } from './failure-policy/failure-policy.js';
-export { withFailurePolicy } from './failure-policy/failure-policy.js';
+export {
+  failurePolicyDecisionTimeoutMsDefault,
+  failurePolicyDecisionTimeoutMsMax,
+  withFailurePolicy,
+} from './failure-policy/failure-policy.js';
 export type { FixedWindowOptions } from './limiters/fixed-window.js';
-export { fixedWindow } from './limiters/fixed-window.js';
+export { fixedWindow, fixedWindowAttemptsMax } from './limiters/fixed-window.js';
 export { prefixBytesMax, windowMsMax } from './limiters/options.js';
 export type { SlidingWindowOptions } from './limiters/sliding-window.js';
 export {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryBackend } from '../adapters/memory/index.js';
 import { BackendUnavailableError, InvalidCounterInputError } from '../errors.js';
 import { fixedWindow } from '../limiters/fixed-window.js';
@@ -8,7 +8,7 @@ import { tokenBucket } from '../limiters/token-bucket.js';
 import { ManualClock } from '../ports/clock.js';
 import type { RateLimiter } from '../ports/rate-limiter.js';
 import type { LimiterFailureEvent } from './failure-policy.js';
-import { withFailurePolicy } from './failure-policy.js';
+import { failurePolicyDecisionTimeoutMsDefault, withFailurePolicy } from './failure-policy.js';
 
 const start = Date.UTC(2026, 0, 1);
 
@@ -117,6 +117,75 @@ describe('withFailurePolicy', () => {
     expect(events[0]?.algorithm).toBe(algorithm);
   });
 
+  describe('decides within decisionTimeoutMs when the limiter does not answer', () => {
+    const hanging = (): RateLimiter & { late: (() => void)[] } => {
+      const late: (() => void)[] = [];
+      return {
+        algorithm: 'fixed-window',
+        limit: 4,
+        late,
+        consume: () =>
+          new Promise((_resolve, reject) => {
+            late.push(() => reject(new Error('answered after the deadline')));
+          }),
+        reset: async () => {},
+      };
+    };
+
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it.each([
+      ['fail-closed', { allowed: false, degraded: 'fail-closed', retryAfterMs: 1_000 }],
+      ['fail-open', { allowed: true, degraded: 'fail-open', retryAfterMs: 0 }],
+      ['insurance', { allowed: true, degraded: 'insurance', retryAfterMs: 0 }],
+    ] as const)('%s', async (policy, expected) => {
+      vi.useFakeTimers();
+      const inner = hanging();
+      const clock = new ManualClock(start);
+      const events: LimiterFailureEvent[] = [];
+      const limiter = withFailurePolicy(inner, {
+        policy,
+        insurance:
+          policy === 'insurance'
+            ? fixedWindow({ backend: memoryBackend({ clock }), limit: 4, windowMs: 1_000, clock })
+            : undefined,
+        decisionTimeoutMs: 150,
+        onFailure: (e) => events.push(e),
+        clock,
+      });
+      let decided = false;
+      const decision = limiter.consume('a').finally(() => {
+        decided = true;
+      });
+      await vi.advanceTimersByTimeAsync(149);
+      expect(decided).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await decision).toMatchObject(expected);
+      expect(events).toHaveLength(1);
+      expect(events[0]?.error).toBeInstanceOf(BackendUnavailableError);
+      expect(events[0]?.error).toMatchObject({ message: expect.stringContaining('no decision within 150 ms') });
+      // The late answer is dropped (no unhandled rejection).
+      for (const answer of inner.late) answer();
+      await vi.advanceTimersByTimeAsync(0);
+    });
+
+    it(`defaults to ${failurePolicyDecisionTimeoutMsDefault} ms, and clears its timer when the limiter answers`, async () => {
+      vi.useFakeTimers();
+      const limiter = withFailurePolicy(hanging(), { policy: 'fail-open' });
+      const decision = limiter.consume('a');
+      await vi.advanceTimersByTimeAsync(failurePolicyDecisionTimeoutMsDefault);
+      expect(await decision).toMatchObject({ allowed: true, degraded: 'fail-open' });
+      const clock = new ManualClock(start);
+      const working = withFailurePolicy(
+        fixedWindow({ backend: memoryBackend({ clock }), limit: 1, windowMs: 1_000, clock }),
+      );
+      expect(await working.consume('a')).toMatchObject({ allowed: true });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+
   it('lets input errors propagate, before any backend call, without calling onFailure', async () => {
     const { backend, limiter: inner } = brokenLimiter();
     const events: LimiterFailureEvent[] = [];
@@ -150,6 +219,9 @@ describe('withFailurePolicy', () => {
       ['onFailure not a function', limiter, { onFailure: 'log' }],
       ['failClosedRetryAfterMs 0', limiter, { failClosedRetryAfterMs: 0 }],
       ['failClosedRetryAfterMs negative', limiter, { failClosedRetryAfterMs: -1 }],
+      ['decisionTimeoutMs 0', limiter, { decisionTimeoutMs: 0 }],
+      ['decisionTimeoutMs 1.5', limiter, { decisionTimeoutMs: 1.5 }],
+      ['decisionTimeoutMs over the max', limiter, { decisionTimeoutMs: 60_001 }],
     ])('%s', (_name, inner, options) => {
       expect(() => withFailurePolicy(inner as RateLimiter, options as never)).toThrowError(
         expect.objectContaining({ name: 'InvalidCounterInputError', code: 'invalid_option' }),

@@ -1,4 +1,4 @@
-import { InvalidCounterInputError } from '../errors.js';
+import { BackendUnavailableError, InvalidCounterInputError } from '../errors.js';
 import {
   assertClock,
   assertOptionsObject,
@@ -9,6 +9,15 @@ import {
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { RateLimitDecision, RateLimiter } from '../ports/rate-limiter.js';
+
+/**
+ * Default `decisionTimeoutMs`: a wrapped limiter that has not answered after this long counts as failed and the
+ * policy decides. Backends bound their own calls (the Redis backend's command timeout is 100 ms); this is the
+ * bound for every backend, whatever its driver does.
+ */
+export const failurePolicyDecisionTimeoutMsDefault = 1_000;
+/** Longest `decisionTimeoutMs` accepted. */
+export const failurePolicyDecisionTimeoutMsMax = 60_000;
 
 /** What a limiter does when its backend fails. */
 export type FailurePolicy = 'fail-closed' | 'fail-open' | 'insurance';
@@ -36,6 +45,12 @@ export interface FailurePolicyOptions {
   onFailure?: (event: LimiterFailureEvent) => void;
   /** `retryAfterMs` of a fail-closed decision. Default 1 000. */
   failClosedRetryAfterMs?: number;
+  /**
+   * How long the wrapped limiter may take before the policy decides instead (its late answer is dropped; a
+   * write it makes still counts). 1 to {@link failurePolicyDecisionTimeoutMsMax}. Default
+   * {@link failurePolicyDecisionTimeoutMsDefault} (1 000 ms).
+   */
+  decisionTimeoutMs?: number;
   /** Time source for the `resetAtMs` of policy decisions. Default: the wall clock. */
   clock?: Clock;
 }
@@ -45,7 +60,8 @@ const policies: readonly FailurePolicy[] = ['fail-closed', 'fail-open', 'insuran
 /**
  * Wraps a rate limiter so that a backend failure follows an explicit policy instead of throwing.
  *
- * Anything the wrapped limiter throws that is not an {@link InvalidCounterInputError} counts as a backend
+ * Anything the wrapped limiter throws that is not an {@link InvalidCounterInputError}, and a limiter that has not
+ * answered within `decisionTimeoutMs` (a `BackendUnavailableError` is reported), counts as a backend
  * failure: `onFailure` is called, then `fail-closed` answers `allowed: false` (`retryAfterMs` =
  * `failClosedRetryAfterMs`), `fail-open` answers `allowed: true`, and `insurance` returns the insurance
  * limiter's decision. Each of those decisions carries `degraded` with the policy's name. Input errors always
@@ -88,16 +104,40 @@ export function withFailurePolicy(limiter: RateLimiter, options: FailurePolicyOp
   }
   const failClosedRetryAfterMs = options.failClosedRetryAfterMs ?? 1_000;
   assertPositiveInteger(fn, 'failClosedRetryAfterMs', failClosedRetryAfterMs, windowMsMax);
+  const decisionTimeoutMs = options.decisionTimeoutMs ?? failurePolicyDecisionTimeoutMsDefault;
+  assertPositiveInteger(fn, 'decisionTimeoutMs', decisionTimeoutMs, failurePolicyDecisionTimeoutMsMax);
   const clock = options.clock ?? systemClock;
   assertClock(fn, clock);
   const { limit, algorithm } = limiter;
+
+  /** The wrapped limiter's decision, or a rejection once `decisionTimeoutMs` passed without one. */
+  async function decideInTime(key: string, cost: number): Promise<RateLimitDecision> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const decision = limiter.consume(key, cost);
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        decision.catch(() => {}); // answered too late: dropped
+        reject(
+          new BackendUnavailableError(
+            `${algorithm} limiter`,
+            new Error(`no decision within ${decisionTimeoutMs} ms (decisionTimeoutMs)`),
+          ),
+        );
+      }, decisionTimeoutMs);
+    });
+    try {
+      return await Promise.race([decision, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   return {
     algorithm,
     limit,
     async consume(key: string, cost = 1): Promise<RateLimitDecision> {
       try {
-        return await limiter.consume(key, cost);
+        return await decideInTime(key, cost);
       } catch (error) {
         if (error instanceof InvalidCounterInputError) throw error;
         onFailure?.({ policy, algorithm, key, error });

@@ -9,7 +9,7 @@ import { tokenBucket } from '../limiters/token-bucket.js';
 import { ManualClock } from '../ports/clock.js';
 import type { RateLimitDecision, RateLimiter } from '../ports/rate-limiter.js';
 import type { RateLimitEnv } from './index.js';
-import { rateLimit } from './index.js';
+import { rateLimit, retryAfterSecondsMin } from './index.js';
 
 const start = Date.UTC(2026, 0, 1);
 
@@ -57,6 +57,28 @@ describe('rateLimit middleware', () => {
     });
     // Another user is not affected.
     expect((await app.request('/api/hello', { headers: { 'x-user': 'bob' } })).status).toBe(200);
+  });
+
+  it('never answers Retry-After: 0 — a refusal of a few ms still says 1 s', async () => {
+    const clock = new ManualClock(start + 999);
+    const app = appWith(fixedWindow({ backend: memoryBackend({ clock }), limit: 1, windowMs: 1_000, clock }), clock);
+    clock.set(start);
+    expect((await app.request('/api/hello', { headers: { 'x-user': 'alice' } })).status).toBe(200);
+    clock.set(start + 999);
+    const res = await app.request('/api/hello', { headers: { 'x-user': 'alice' } });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('Retry-After')).toBe('1');
+    expect(await res.json()).toMatchObject({ details: { limit: 1, retryAfterMs: 1 } });
+    // Even a limiter that breaks the rule (retryAfterMs 0 on a refusal) gets Retry-After: 1.
+    const zero: RateLimiter = {
+      algorithm: 'fixed-window',
+      limit: 1,
+      consume: async () => ({ allowed: false, limit: 1, remaining: 0, resetAtMs: start, retryAfterMs: 0 }),
+      reset: async () => {},
+    };
+    const refused = await appWith(zero, clock).request('/api/hello', { headers: { 'x-user': 'alice' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('Retry-After')).toBe(String(retryAfterSecondsMin));
   });
 
   it('skips limiting when the key is null or undefined', async () => {

@@ -31,6 +31,9 @@ export interface RateLimitOptions {
   clock?: Clock;
 }
 
+/** The smallest `Retry-After` of a refused (429) or fail-closed (503) answer, in seconds. */
+export const retryAfterSecondsMin = 1;
+
 /** JSON body of a refused request (429) or of a fail-closed outage (503). */
 export interface RateLimitErrorBody {
   error: 'rate_limited' | 'rate_limiter_unavailable';
@@ -48,7 +51,7 @@ function assertFunction(name: string, value: unknown, optional: boolean): void {
 /**
  * Hono rate-limit middleware. Every answer of a limited request carries `RateLimit-Limit`,
  * `RateLimit-Remaining` and `RateLimit-Reset` (whole seconds until the allowance is back, rounded up). A
- * refused request gets 429 with `Retry-After` (seconds, rounded up) and
+ * refused request gets 429 with `Retry-After` (seconds, rounded up, at least {@link retryAfterSecondsMin}) and
  * `{ "error": "rate_limited", "message", "details": { "limit", "retryAfterMs" } }`; a `fail-closed` decision
  * (backend down, see `withFailurePolicy`) gets 503 with `Retry-After` and `"error": "rate_limiter_unavailable"`.
  * Input errors (a key over 512 bytes, a bad cost) propagate to `app.onError` as `InvalidCounterInputError`.
@@ -91,7 +94,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<RateLimi
       'RateLimit-Reset': String(resetSeconds),
     };
     if (!decision.allowed) {
-      const retryAfterSeconds = Math.ceil(Math.max(0, decision.retryAfterMs) / 1000);
+      // Whole seconds, rounded up, and never 0: `Retry-After: 0` on a refusal invites an immediate retry storm.
+      const retryAfterSeconds = Math.max(retryAfterSecondsMin, Math.ceil(decision.retryAfterMs / 1000));
       headers['Retry-After'] = String(retryAfterSeconds);
       const details = { limit: decision.limit, retryAfterMs: decision.retryAfterMs };
       const body: RateLimitErrorBody =

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { memoryBackend } from '../adapters/memory/index.js';
 import { ManualClock } from '../ports/clock.js';
+import type { CounterBackend } from '../ports/counter-backend.js';
 import { fixedWindow } from './fixed-window.js';
 import { assertDecisionShape, assertRetryAfterExact, consumeInterleaved, scheduledBackend } from './test-support.js';
 
@@ -31,10 +32,63 @@ describe('fixedWindow properties', () => {
           const admitted = await consumeInterleaved({ limiter, calls, limit, scheduler: s, clock, deltasMs });
           const perWindow = new Map<string, number>();
           for (const a of admitted) {
-            const id = `${a.key}:${Math.floor(a.atMs / windowMs)}`;
+            // Counted in the window its write landed in (resetAtMs is that window's end): never one before the call.
+            const index = a.decision.resetAtMs / windowMs - 1;
+            expect(index).toBeGreaterThanOrEqual(Math.floor(a.atMs / windowMs));
+            const id = `${a.key}:${index}`;
             perWindow.set(id, (perWindow.get(id) ?? 0) + a.cost);
           }
           for (const total of perWindow.values()) expect(total).toBeLessThanOrEqual(limit);
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('never refuses a call while fewer than limit calls were made, whatever the latency across window boundaries', async () => {
+    // Round trips (time before the write reaches the backend + time for the reply) of at most half a window: a
+    // call crosses at most one boundary, so it is decided in 2 attempts. Limits up to 1 000 000 per window.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 200 }).chain((windowMs) =>
+          fc.record({
+            windowMs: fc.constant(windowMs),
+            offsetMs: fc.integer({ min: 0, max: 10_000 }),
+            extraLimit: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 1_000_000 })),
+            calls: fc.array(
+              fc.record({
+                gapMs: fc.integer({ min: 0, max: 2 * windowMs }),
+                beforeWriteMs: fc.integer({ min: 0, max: Math.floor(windowMs / 2) }),
+                replyShare: fc.double({ min: 0, max: 1, noNaN: true }),
+              }),
+              { minLength: 1, maxLength: 30 },
+            ),
+          }),
+        ),
+        async ({ windowMs, offsetMs, extraLimit, calls }) => {
+          const limit = calls.length + extraLimit; // more than the calls made, in any window
+          const clock = new ManualClock(start + offsetMs);
+          const inner = memoryBackend({ clock });
+          let latency = { beforeWriteMs: 0, afterWriteMs: 0 };
+          const slow: CounterBackend = {
+            ...inner,
+            advance: async (key, options) => {
+              clock.advance(latency.beforeWriteMs);
+              const result = await inner.advance(key, options);
+              clock.advance(latency.afterWriteMs);
+              return result;
+            },
+          };
+          const limiter = fixedWindow({ backend: slow, limit, windowMs, clock });
+          for (const call of calls) {
+            clock.advance(call.gapMs);
+            const roomMs = Math.floor(windowMs / 2) - call.beforeWriteMs;
+            latency = { beforeWriteMs: call.beforeWriteMs, afterWriteMs: Math.floor(roomMs * call.replyShare) };
+            const decision = await limiter.consume('a');
+            assertDecisionShape(decision, limit);
+            expect(decision.allowed).toBe(true);
+            expect(clock.nowMs()).toBeLessThan(decision.resetAtMs);
+          }
         },
       ),
       { numRuns },

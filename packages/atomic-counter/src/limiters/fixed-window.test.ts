@@ -3,8 +3,8 @@ import { memoryBackend } from '../adapters/memory/index.js';
 import { InvalidCounterInputError } from '../errors.js';
 import { ManualClock } from '../ports/clock.js';
 import type { CounterBackend } from '../ports/counter-backend.js';
-import { fixedWindow } from './fixed-window.js';
-import { trapBackend } from './test-support.js';
+import { fixedWindow, fixedWindowAttemptsMax } from './fixed-window.js';
+import { assertCountedInTheWindowTheWriteLandsIn, trapBackend } from './test-support.js';
 
 const start = Date.UTC(2026, 0, 1); // a multiple of every window used below
 
@@ -62,19 +62,86 @@ describe('fixedWindow', () => {
     expect((await limiter.consume('alice')).allowed).toBe(true);
   });
 
-  it('refuses a call whose write reached the backend after its window ended', async () => {
-    const clock = new ManualClock(start + 900);
-    const inner = memoryBackend({ clock });
-    const slow: CounterBackend = {
-      ...inner,
-      advance: async (key, options) => {
-        clock.advance(200); // the request travels across the window boundary
-        return inner.advance(key, options);
-      },
-    };
-    const limiter = fixedWindow({ backend: slow, limit: 5, windowMs: 1_000, clock });
-    expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 0 });
-    expect(await limiter.consume('alice')).toMatchObject({ allowed: true, remaining: 4 });
+  describe('a call whose window closes while it is in flight is counted in the window its write lands in', () => {
+    it('the clock moves across the boundary between the time read and the write: admitted in the new window', async () => {
+      const clock = new ManualClock(start + 2_000 + 5);
+      await assertCountedInTheWindowTheWriteLandsIn({
+        backend: memoryBackend({ clock }),
+        windowMs: 1_000,
+        firstWindowEndMs: start + 1_000,
+        laterMs: () => clock.nowMs(),
+        prefix: 'rl:fw',
+      });
+    });
+
+    it('the write lands in time but the reply comes after the boundary: decided again in the new window', async () => {
+      const clock = new ManualClock(start + 999);
+      const inner = memoryBackend({ clock });
+      let lateReplies = 1;
+      const slowReply: CounterBackend = {
+        ...inner,
+        advance: async (key, options) => {
+          const result = await inner.advance(key, options);
+          if (lateReplies-- > 0) clock.advance(2); // the reply crosses the boundary
+          return result;
+        },
+      };
+      const limiter = fixedWindow({ backend: slowReply, limit: 5, windowMs: 1_000, clock });
+      expect(await limiter.consume('alice')).toEqual({
+        allowed: true,
+        limit: 5,
+        remaining: 4,
+        resetAtMs: start + 2_000,
+        retryAfterMs: 0,
+      });
+      const index = start / 1_000;
+      expect((await inner.get(`rl:fw:alice:${index + 1}`))?.value).toBe(1n);
+      // The write that landed in time over-counts a window that is over, and nothing else.
+      clock.set(start + 999);
+      expect((await inner.get(`rl:fw:alice:${index}`))?.value).toBe(1n);
+    });
+
+    it(`refuses with retryAfterMs ≥ 1 when all ${fixedWindowAttemptsMax} attempts outlast their window`, async () => {
+      const clock = new ManualClock(start + 900);
+      const inner = memoryBackend({ clock });
+      let advances = 0;
+      const slow: CounterBackend = {
+        ...inner,
+        advance: async (key, options) => {
+          advances++;
+          clock.advance(1_100); // every round trip is longer than the window
+          return inner.advance(key, options);
+        },
+      };
+      const limiter = fixedWindow({ backend: slow, limit: 5, windowMs: 1_000, clock });
+      const decision = await limiter.consume('alice');
+      expect(advances).toBe(fixedWindowAttemptsMax);
+      expect(decision).toEqual({
+        allowed: false,
+        limit: 5,
+        remaining: 0,
+        resetAtMs: start + 5_000,
+        retryAfterMs: start + 5_000 - clock.nowMs(),
+      });
+      expect(decision.retryAfterMs).toBeGreaterThanOrEqual(1);
+    });
+
+    it('a refusal in time carries the time left from when the reply came, at least 1 ms', async () => {
+      const clock = new ManualClock(start + 500);
+      const inner = memoryBackend({ clock });
+      const slow: CounterBackend = {
+        ...inner,
+        advance: async (key, options) => {
+          clock.advance(499); // the reply comes in the window's last millisecond
+          return inner.advance(key, options);
+        },
+      };
+      const limiter = fixedWindow({ backend: slow, limit: 1, windowMs: 1_000, clock });
+      clock.set(start);
+      expect(await limiter.consume('alice')).toMatchObject({ allowed: true });
+      clock.set(start + 500);
+      expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 1 });
+    });
   });
 
   describe('rejects bad options with invalid_option', () => {

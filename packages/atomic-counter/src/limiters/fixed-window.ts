@@ -14,6 +14,13 @@ import {
   windowMsMax,
 } from './options.js';
 
+/**
+ * Most attempts of one {@link fixedWindow} call. A call whose reply arrives after its window closed (so its write
+ * may have landed in an expired key and counted for nothing) is decided again in the window of a fresh clock
+ * reading. A call whose round trips take at most half a window is decided within 2 attempts.
+ */
+export const fixedWindowAttemptsMax = 3;
+
 /** Options of {@link fixedWindow}. */
 export interface FixedWindowOptions {
   /** Where the counts live; share it between instances for a global limit. */
@@ -33,9 +40,13 @@ export interface FixedWindowOptions {
  *
  * One atomic `advance` per call (`max = limit`), so a rejected call is never counted and no interleaving of
  * any number of callers admits more than `limit` in a window. The counter key is
- * `${prefix}:${key}:${windowIndex}` and expires at the window's end. A call whose write reaches the backend
- * only after its window ended is reported as rejected with `retryAfterMs: 0` (its write landed in an expired
- * window and counts for nothing).
+ * `${prefix}:${key}:${windowIndex}` and expires at the window's end.
+ *
+ * A call is counted in the window its write lands in: when the reply arrives after the window the call started
+ * in has closed (its write may have landed in the expired key), the call is decided again in the current window,
+ * up to {@link fixedWindowAttemptsMax} attempts, instead of being refused. The decision's `resetAtMs` is the end
+ * of the window that counted it. A refusal always has `retryAfterMs ≥ 1`; a call whose every attempt outlasted
+ * its window (round trips longer than the window) is refused with the time left in the current window.
  *
  * @throws {InvalidCounterInputError} `invalid_option` when an option is missing or out of range.
  * @example
@@ -66,26 +77,42 @@ export function fixedWindow(options: FixedWindowOptions): RateLimiter {
     limit,
     async consume(key: string, cost = 1): Promise<RateLimitDecision> {
       assertCost(cost, limit);
-      const nowMs = readClock(clock);
-      const window = windowAt(nowMs);
-      const windowKey = counterKey(prefix, key, String(window.index));
-      // Every writer of this window's key passes the same absolute expiry (the window's end), so the
-      // default 'extend' never slides the window, and the backend need not read the key's expiry back.
-      const result = await backend.advance(windowKey, {
-        by: cost === 1 ? 1n : BigInt(cost),
-        max: limitCount,
-        expiresAtMs: window.endMs,
-      });
-      const count = Number(result.value);
-      const remaining = Math.max(0, limit - count);
-      if (result.applied) {
-        if (readClock(clock) >= window.endMs) {
-          // The write reached the backend after the window ended: it counts for nothing, so neither does the call.
-          return { allowed: false, limit, remaining: 0, resetAtMs: window.endMs, retryAfterMs: 0 };
+      const by = cost === 1 ? 1n : BigInt(cost);
+      let nowMs = readClock(clock);
+      for (let attempt = 1; ; attempt++) {
+        const window = windowAt(nowMs);
+        const windowKey = counterKey(prefix, key, String(window.index));
+        // Every writer of this window's key passes the same absolute expiry (the window's end), so the
+        // default 'extend' never slides the window, and the backend need not read the key's expiry back.
+        const result = await backend.advance(windowKey, { by, max: limitCount, expiresAtMs: window.endMs });
+        const repliedAtMs = readClock(clock);
+        if (repliedAtMs < window.endMs) {
+          // The write reached the backend before the window closed: the count is live, the decision holds.
+          const remaining = Math.max(0, limit - Number(result.value));
+          if (result.applied) return { allowed: true, limit, remaining, resetAtMs: window.endMs, retryAfterMs: 0 };
+          return {
+            allowed: false,
+            limit,
+            remaining,
+            resetAtMs: window.endMs,
+            retryAfterMs: window.endMs - repliedAtMs,
+          };
         }
-        return { allowed: true, limit, remaining, resetAtMs: window.endMs, retryAfterMs: 0 };
+        // The window closed before the reply came: the write may have landed in the expired key and count for
+        // nothing. Decide again in the window the call is in now (a write that did land in time only over-counts
+        // a window that is over).
+        if (attempt >= fixedWindowAttemptsMax) {
+          const current = windowAt(repliedAtMs);
+          return {
+            allowed: false,
+            limit,
+            remaining: 0,
+            resetAtMs: current.endMs,
+            retryAfterMs: current.endMs - repliedAtMs,
+          };
+        }
+        nowMs = repliedAtMs;
       }
-      return { allowed: false, limit, remaining, resetAtMs: window.endMs, retryAfterMs: window.endMs - nowMs };
     },
     async reset(key: string): Promise<void> {
       counterKey(prefix, key, '0');

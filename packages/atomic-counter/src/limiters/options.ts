@@ -8,6 +8,12 @@ export const prefixBytesMax = 64;
 /** Longest window, period or refill interval accepted: the longest TTL (10 years). */
 export const windowMsMax = ttlMsMax;
 
+/**
+ * The smallest `retryAfterMs` of a refusal, in ms. A stale decision (one a retry at once may overturn) says
+ * 1 ms, never 0, so the middleware never answers `Retry-After: 0` with a 429.
+ */
+export const refusalRetryAfterMsMin = 1;
+
 const prefixPattern = /^[\x21-\x7e]+$/;
 const encoder = new TextEncoder();
 

@@ -90,7 +90,8 @@ describe('slidingWindow', () => {
     };
     const limiter = slidingWindow({ backend: slow, limit: 5, windowMs: 1_000, bucketMs: 100, clock });
     delayNextAdvance = true;
-    expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 0 });
+    // Its clock is already in the next bucket: retry at once, but never with retryAfterMs 0 (Retry-After: 0).
+    expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 1 });
     expect((await inner.get(`rl:sw:alice:${Math.floor(start / 100)}`))?.value).toBe(sealMarker);
   });
 

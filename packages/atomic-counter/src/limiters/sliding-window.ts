@@ -13,6 +13,7 @@ import {
   assertPrefix,
   counterKey,
   readClock,
+  refusalRetryAfterMsMin,
   windowMsMax,
 } from './options.js';
 
@@ -62,7 +63,8 @@ export interface SlidingWindowOptions {
  * refused instead of slipping under a sum someone already read; the current bucket takes one bounded `advance`
  * with `max = limit − (sum of finished buckets)`. A rejected call is never counted. Each call costs one read per
  * bucket in the window (parallel), one seal per newly finished bucket, and one write. A call whose backend
- * round trips take `windowMs` or longer is reported as rejected (its write, if applied, is conservative).
+ * round trips take `windowMs` or longer, or whose bucket a later caller sealed first, is reported as rejected
+ * (its write, if applied, is conservative) with `retryAfterMs` ≥ 1: the time until its clock leaves that bucket.
  *
  * The price of exactness: usage is released per sub-bucket, between `windowMs` and `windowMs + bucketMs − 1`
  * ms after it was admitted, and `retryAfterMs` says exactly when enough is released for the same cost.
@@ -146,9 +148,17 @@ export function slidingWindow(options: SlidingWindowOptions): RateLimiter {
         applied = result.applied;
         currentValue = result.value;
       }
-      if (currentValue >= sealMarker || readClock(clock) - nowMs >= windowMs) {
-        // A later caller already sealed this bucket, or the round trips took a whole window: stale, refuse.
-        return { allowed: false, limit, remaining: 0, resetAtMs: releaseAtMs(current), retryAfterMs: 0 };
+      const repliedAtMs = readClock(clock);
+      if (currentValue >= sealMarker || repliedAtMs - nowMs >= windowMs) {
+        // A later caller already sealed this bucket, or the round trips took a whole window: stale, refuse. A
+        // retry lands in a later bucket once this clock has left the current one.
+        return {
+          allowed: false,
+          limit,
+          remaining: 0,
+          resetAtMs: releaseAtMs(current),
+          retryAfterMs: Math.max(refusalRetryAfterMsMin, bucketEndMs(current) - repliedAtMs),
+        };
       }
       const counts = [...finished, currentValue];
       const total = finishedSum + currentValue;
@@ -169,7 +179,13 @@ export function slidingWindow(options: SlidingWindowOptions): RateLimiter {
           break;
         }
       }
-      return { allowed: false, limit, remaining, resetAtMs, retryAfterMs: Math.max(0, retryAtMs - nowMs) };
+      return {
+        allowed: false,
+        limit,
+        remaining,
+        resetAtMs,
+        retryAfterMs: Math.max(refusalRetryAfterMsMin, retryAtMs - nowMs),
+      };
     },
     async reset(key: string): Promise<void> {
       counterKey(prefix, key, '0');

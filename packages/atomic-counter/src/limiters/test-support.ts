@@ -1,9 +1,10 @@
 // Test helpers shared by the limiter, spend-cap, nonce and middleware tests. Not exported by the package.
 import type { Scheduler } from 'fast-check';
 import { expect } from 'vitest';
-import type { ManualClock } from '../ports/clock.js';
+import type { Clock, ManualClock } from '../ports/clock.js';
 import type { CounterBackend } from '../ports/counter-backend.js';
 import type { RateLimitDecision, RateLimiter } from '../ports/rate-limiter.js';
+import { fixedWindow } from './fixed-window.js';
 
 /** A backend that records and refuses every call: proves validation happens before any I/O. */
 export function trapBackend(): CounterBackend & { calls: string[] } {
@@ -90,7 +91,7 @@ export function clockAct(clock: ManualClock, deltasMs: readonly number[]): (f: (
 
 /**
  * Asserts the invariants every limiter decision keeps: `limit` echoed, `0 ≤ remaining ≤ limit`,
- * `retryAfterMs ≥ 0`, and `retryAfterMs === 0` when allowed.
+ * `retryAfterMs === 0` when allowed and `retryAfterMs ≥ 1` when refused (never a refusal that says "retry now").
  *
  * @example
  * assertDecisionShape(await limiter.consume('a', 2), 5);
@@ -99,8 +100,8 @@ export function assertDecisionShape(decision: RateLimitDecision, limit: number):
   expect(decision.limit).toBe(limit);
   expect(decision.remaining).toBeGreaterThanOrEqual(0);
   expect(decision.remaining).toBeLessThanOrEqual(limit);
-  expect(decision.retryAfterMs).toBeGreaterThanOrEqual(0);
   if (decision.allowed) expect(decision.retryAfterMs).toBe(0);
+  else expect(decision.retryAfterMs).toBeGreaterThanOrEqual(1);
 }
 
 /** One admitted call: its key, the clock when it started, the cost it counted (clamped to the limit) and its decision. */
@@ -171,4 +172,54 @@ export async function assertRetryAfterExact(options: {
     clock.advance(1);
     expect((await limiter.consume(key, cost)).allowed).toBe(true);
   }
+}
+
+/**
+ * A clock whose first reading is `firstMs` and every later one `laterMs()`: time that moves across a window
+ * boundary between a limiter's time read and its backend's write.
+ */
+export function clockSteppingAfterFirstRead(firstMs: number, laterMs: () => number): Clock {
+  let reads = 0;
+  return { nowMs: () => (reads++ === 0 ? firstMs : laterMs()) };
+}
+
+/**
+ * The fixed-window boundary rule, on any backend: a `fixedWindow` limiter reads its clock in the last
+ * millisecond of a window that has closed by the time its write reaches `backend` (`laterMs()` is past it, and the
+ * backend keeps time with `laterMs` too, or with the real clock for Redis). The call must be counted in the window
+ * its write lands in, and admitted: not refused with `retryAfterMs: 0`. `laterMs()` must be at or past
+ * `firstWindowEndMs`, and stay in one window for the duration of the test.
+ *
+ * @example
+ * await assertCountedInTheWindowTheWriteLandsIn({ backend, windowMs: 60_000, firstWindowEndMs, laterMs: Date.now });
+ */
+export async function assertCountedInTheWindowTheWriteLandsIn(options: {
+  backend: CounterBackend;
+  windowMs: number;
+  /** End of the window the limiter's first clock reading falls in (that reading is its last millisecond). */
+  firstWindowEndMs: number;
+  laterMs: () => number;
+  /** Key prefix of the limiter; unique per test run on a shared backend. */
+  prefix: string;
+}): Promise<void> {
+  const { backend, windowMs, firstWindowEndMs, laterMs, prefix } = options;
+  const limit = 1_000_000;
+  const clock = clockSteppingAfterFirstRead(firstWindowEndMs - 1, laterMs);
+  const limiter = fixedWindow({ backend, limit, windowMs, prefix, clock });
+  const decision = await limiter.consume('alice');
+  const landedWindowEndMs = (Math.floor(laterMs() / windowMs) + 1) * windowMs;
+  expect(decision).toEqual({
+    allowed: true,
+    limit,
+    remaining: limit - 1,
+    resetAtMs: landedWindowEndMs,
+    retryAfterMs: 0,
+  });
+  const landedIndex = landedWindowEndMs / windowMs - 1;
+  expect(await backend.get(`${prefix}:alice:${landedIndex}`)).toEqual({
+    value: 1n,
+    expiresAtMs: landedWindowEndMs,
+  });
+  expect(await backend.get(`${prefix}:alice:${firstWindowEndMs / windowMs - 1}`)).toBeNull();
+  expect(await limiter.consume('alice')).toMatchObject({ allowed: true, remaining: limit - 2 });
 }

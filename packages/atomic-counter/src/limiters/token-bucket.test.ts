@@ -100,7 +100,8 @@ describe('tokenBucket', () => {
       },
     };
     const limiter = tokenBucket({ backend: slow, capacity: 2, refillIntervalMs: 1_000, clock });
-    expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 0 });
+    // A retry decides afresh at once; the refusal still says 1 ms, never 0 (Retry-After: 0).
+    expect(await limiter.consume('alice')).toMatchObject({ allowed: false, retryAfterMs: 1 });
   });
 
   describe('rejects bad options with invalid_option', () => {

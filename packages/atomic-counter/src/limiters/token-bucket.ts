@@ -14,6 +14,7 @@ import {
   ceilDiv,
   counterKey,
   readClock,
+  refusalRetryAfterMsMin,
   windowMsMax,
 } from './options.js';
 
@@ -54,7 +55,7 @@ function gcd(a: bigint, b: bigint): bigint {
  * `capacity + floor(d · refillTokens / refillIntervalMs)` tokens are admitted under any interleaving.
  * Arithmetic is bigint; the options are rejected when ticks up to {@link tokenBucketClockMsMax} would not fit
  * in 2^53 − 1. A call whose backend round trip outlasts a full refill of the bucket is reported as rejected
- * (its write, if applied, only makes the bucket stricter).
+ * (its write, if applied, only makes the bucket stricter), with `retryAfterMs` 1: a retry decides afresh.
  *
  * @throws {InvalidCounterInputError} `invalid_option` when an option is missing or out of range.
  * @example
@@ -120,12 +121,18 @@ export function tokenBucket(options: TokenBucketOptions): RateLimiter {
       if (result.applied) {
         if (BigInt(readClock(clock)) * ticksPerMs >= maxTicks) {
           // The round trip outlasted a full refill: the decision is stale, refuse it (a retry decides afresh).
-          return { allowed: false, limit: capacity, remaining: 0, resetAtMs, retryAfterMs: 0 };
+          return { allowed: false, limit: capacity, remaining: 0, resetAtMs, retryAfterMs: refusalRetryAfterMsMin };
         }
         return { allowed: true, limit: capacity, remaining, resetAtMs, retryAfterMs: 0 };
       }
       const retryAtMs = Number(ceilDiv(tat + costTicks - burstTicks, ticksPerMs));
-      return { allowed: false, limit: capacity, remaining, resetAtMs, retryAfterMs: Math.max(0, retryAtMs - nowMs) };
+      return {
+        allowed: false,
+        limit: capacity,
+        remaining,
+        resetAtMs,
+        retryAfterMs: Math.max(refusalRetryAfterMsMin, retryAtMs - nowMs),
+      };
     },
     async reset(key: string): Promise<void> {
       await backend.reset(counterKey(prefix, key, 'tat'));

@@ -8,7 +8,7 @@ export interface RateLimitDecision {
   remaining: number;
   /** Epoch ms when the whole allowance is back (window end or full bucket). */
   resetAtMs: number;
-  /** How long to wait before a retry could be admitted; 0 when allowed. Never negative. */
+  /** How long to wait before a retry could be admitted: 0 when allowed, at least 1 when refused. */
   retryAfterMs: number;
   /** Set when a failure policy decided instead of the backend: `fail-open`, `fail-closed`, `insurance`. */
   degraded?: 'fail-open' | 'fail-closed' | 'insurance';

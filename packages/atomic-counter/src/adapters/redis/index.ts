@@ -1,2 +1,14 @@
 export type { RedisBackendOptions } from './redis-backend.js';
-export { redisBackend, redisKeyPrefixBytesMax, redisRetriesPerRequestMax } from './redis-backend.js';
+export {
+  redisBackend,
+  redisCommandRetriesDefault,
+  redisCommandRetriesMax,
+  redisCommandTimeoutMsDefault,
+  redisCommandTimeoutMsMax,
+  redisConnectTimeoutMsDefault,
+  redisConnectTimeoutMsMax,
+  redisKeyPrefixBytesMax,
+  redisReconnectDelayCapMsDefault,
+  redisReconnectDelayCapMsMax,
+  redisReconnectDelayMsFirst,
+} from './redis-backend.js';

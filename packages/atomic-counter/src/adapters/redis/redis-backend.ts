@@ -14,18 +14,51 @@ import { advanceLua, getLua, incrementLua } from './scripts.js';
 
 /** Longest `keyPrefix` accepted, in UTF-8 bytes. */
 export const redisKeyPrefixBytesMax = 256;
-/** Retries of one command across reconnects on a client the backend creates from `url` (fail fast). */
-export const redisRetriesPerRequestMax = 1;
+
+/**
+ * Default `commandTimeoutMs`: a command without a reply after this long is rejected with
+ * `BackendUnavailableError`, so the failure policy decides within about this time when Redis is away.
+ */
+export const redisCommandTimeoutMsDefault = 100;
+/** Longest `commandTimeoutMs` accepted. */
+export const redisCommandTimeoutMsMax = 60_000;
+/** Default `connectTimeoutMs`: one connection attempt (TCP, TLS, handshake) is given up after this long and retried. */
+export const redisConnectTimeoutMsDefault = 1_000;
+/** Longest `connectTimeoutMs` accepted. */
+export const redisConnectTimeoutMsMax = 60_000;
+/** Delay before the first reconnect attempt after a lost connection; it doubles on every failed attempt, up to the cap. */
+export const redisReconnectDelayMsFirst = 50;
+/**
+ * Default `reconnectDelayCapMs`: the longest wait between two reconnect attempts, so the backend finds Redis
+ * again at most this long after it is back. Attempts never stop (until `close()`).
+ */
+export const redisReconnectDelayCapMsDefault = 1_000;
+/** Longest `reconnectDelayCapMs` accepted. */
+export const redisReconnectDelayCapMsMax = 60_000;
+/**
+ * Default `commandRetries`: how many reconnects a command already sent survives before it is rejected
+ * (ioredis `maxRetriesPerRequest`). 0: a command in flight when the connection drops is rejected at once and
+ * never sent again later, after its caller has already been answered.
+ */
+export const redisCommandRetriesDefault = 0;
+/** Most `commandRetries` accepted. */
+export const redisCommandRetriesMax = 10;
 
 /** Options of {@link redisBackend}: exactly one of `client` or `url`. */
 export interface RedisBackendOptions {
   /**
    * A connected ioredis client (or Cluster) to use; not closed by `close()`. Turn on
    * `enableAutoPipelining` for throughput. The backend defines its Lua commands on it
-   * (`arrakisCounterIncrement`, `arrakisCounterAdvance`, `arrakisCounterGet`).
+   * (`arrakisCounterIncrement`, `arrakisCounterAdvance`, `arrakisCounterGet`). Its own options decide how it
+   * behaves while Redis is away: to fail fast like a client opened from `url`, give it `commandTimeout`,
+   * `enableOfflineQueue: false`, `maxRetriesPerRequest: 0` and a `retryStrategy` that always returns a delay.
+   * The timeout options below are refused with `client`.
    */
   client?: Redis | Cluster;
-  /** `redis://` or `rediss://` URL: the backend opens its own client (auto-pipelining on) and `close()` quits it. */
+  /**
+   * `redis://` or `rediss://` URL: the backend opens its own client (auto-pipelining on, no offline queue,
+   * the timeouts below) and `close()` quits it.
+   */
   url?: string;
   /**
    * Prepended to every key, e.g. `app:counters:`. Default `''`. Every script touches one key only,
@@ -33,6 +66,27 @@ export interface RedisBackendOptions {
    * (to use them together in their own scripts or MULTI) put a hash tag in the key: `rl:{user42}:minute`.
    */
   keyPrefix?: string;
+  /**
+   * With `url`: how long a call waits for its reply, and for a reconnect in progress, before it fails with
+   * `BackendUnavailableError`. 1 to {@link redisCommandTimeoutMsMax}. Default
+   * {@link redisCommandTimeoutMsDefault} (100 ms). While Redis is unreachable (no connection), a call fails at once.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * With `url`: one connection attempt is given up after this long (and retried), and a call made before the
+   * first connection is ready waits for it at most this long. 1 to {@link redisConnectTimeoutMsMax}. Default 1 000.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * With `url`: the longest wait between reconnect attempts (they start at {@link redisReconnectDelayMsFirst} ms
+   * and double). {@link redisReconnectDelayMsFirst} to {@link redisReconnectDelayCapMsMax}. Default 1 000.
+   */
+  reconnectDelayCapMs?: number;
+  /**
+   * With `url`: how many reconnects a command already sent survives (ioredis `maxRetriesPerRequest`).
+   * 0 to {@link redisCommandRetriesMax}. Default 0.
+   */
+  commandRetries?: number;
 }
 
 interface CounterCommands {
@@ -57,7 +111,14 @@ interface CounterCommands {
  * the server's clock (PX), `expiresAtMs` is an absolute epoch time (PXAT), so this backend takes no
  * `Clock` and tests use real short TTLs. Needs Redis ≥ 7.0 (PEXPIRETIME).
  *
- * @throws {InvalidCounterInputError} `invalid_option` for both or neither of client/url, a bad url or keyPrefix.
+ * A client opened from `url` fails fast while Redis is away, so a failure policy decides within a bounded
+ * time: no offline queue (a call made while there is no connection fails at once), `commandTimeoutMs` on every
+ * reply and on a reconnect in progress, and no resend of a command in flight when the connection drops. Only the
+ * calls made before the first connection is ready (just after start) wait longer, up to `connectTimeoutMs`. It keeps reconnecting in the background (every {@link redisReconnectDelayMsFirst} ms, doubling up to
+ * `reconnectDelayCapMs`) until `close()`, so it recovers by itself when Redis is back.
+ *
+ * @throws {InvalidCounterInputError} `invalid_option` for both or neither of client/url, a bad url or keyPrefix,
+ *   a timeout option out of range, or a timeout option given with `client`.
  * @example
  * import { redisBackend } from '@arrakis/atomic-counter/redis';
  * const counters = redisBackend({ url: 'redis://127.0.0.1:6379', keyPrefix: 'api:' });
@@ -81,16 +142,77 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       `url must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
     );
   }
-
   const ownsClient = options.client === undefined;
+  if (!ownsClient) {
+    const given = clientOwnedOptions.filter((name) => options[name] !== undefined);
+    if (given.length > 0) {
+      throw new InvalidCounterInputError(
+        'invalid_option',
+        `${given.join(', ')} apply to a client opened from url; set the matching ioredis options on your client instead`,
+      );
+    }
+  }
+  const commandTimeoutMs = integerOption(
+    'commandTimeoutMs',
+    options.commandTimeoutMs,
+    redisCommandTimeoutMsDefault,
+    1,
+    redisCommandTimeoutMsMax,
+  );
+  const connectTimeoutMs = integerOption(
+    'connectTimeoutMs',
+    options.connectTimeoutMs,
+    redisConnectTimeoutMsDefault,
+    1,
+    redisConnectTimeoutMsMax,
+  );
+  const reconnectDelayCapMs = integerOption(
+    'reconnectDelayCapMs',
+    options.reconnectDelayCapMs,
+    redisReconnectDelayCapMsDefault,
+    redisReconnectDelayMsFirst,
+    redisReconnectDelayCapMsMax,
+  );
+  const commandRetries = integerOption(
+    'commandRetries',
+    options.commandRetries,
+    redisCommandRetriesDefault,
+    0,
+    redisCommandRetriesMax,
+  );
+
   const client: Redis | Cluster =
     options.client ??
-    new Redis(options.url as string, { enableAutoPipelining: true, maxRetriesPerRequest: redisRetriesPerRequestMax });
+    new Redis(options.url as string, {
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      // No ioredis commandTimeout: `send` keeps the deadline, checked after pending replies are read.
+      connectTimeout: connectTimeoutMs,
+      maxRetriesPerRequest: commandRetries,
+      retryStrategy: (attempt: number) => redisReconnectDelayMs(attempt, reconnectDelayCapMs),
+    });
   // Connection errors reach callers as rejected commands (BackendUnavailableError); without a
   // listener ioredis would also print every reconnect failure.
   if (ownsClient) client.on('error', () => {});
   defineCommands(client);
   const redis = client as unknown as CounterCommands;
+  // Without an offline queue a command sent while the connection is still being set up would fail although Redis
+  // is there: such a call waits for it, up to connectTimeoutMs for the first connection (a process just started),
+  // up to commandTimeoutMs for a reconnect (Redis was away: decide fast).
+  const connected = ownsClient
+    ? connectionGate(client as Redis, { firstMs: connectTimeoutMs, laterMs: commandTimeoutMs })
+    : () => undefined;
+
+  /** Runs one command: waits for a connection being set up, keeps the deadline, maps failures. */
+  async function send<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      const connecting = connected();
+      if (connecting !== undefined) await connecting;
+      return ownsClient ? await withinDeadline(command(), commandTimeoutMs) : await command();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
 
   return {
     name: 'redis',
@@ -98,18 +220,15 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       assertKey(key);
       assertAmount('by', by);
       assertExpiry(opts);
-      let value: string;
-      try {
-        value = await redis.arrakisCounterIncrement(
+      const value = await send(() =>
+        redis.arrakisCounterIncrement(
           keyPrefix + key,
           by.toString(),
           opts.ttlMs !== undefined ? 'PX' : 'PXAT',
           String(opts.ttlMs ?? opts.expiresAtMs),
           valueMaxArg,
-        );
-      } catch (error) {
-        throw unavailable(error);
-      }
+        ),
+      );
       if (value === '-1') {
         throw new InvalidCounterInputError('invalid_amount', `increment would take "${key}" past ${counterValueMax}`, {
           details: { key, by: by.toString() },
@@ -124,21 +243,13 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       const by = opts.by.toString();
       const max = opts.max.toString();
       const at = String(opts.ttlMs ?? opts.expiresAtMs);
-      let reply: string;
-      try {
-        reply = await (opts.floor === undefined || opts.floor === 0n
-          ? redis.arrakisCounterAdvance(keyPrefix + key, by, max, at, opts.expiry === 'keep' ? keepModes[mode] : mode)
-          : redis.arrakisCounterAdvance(
-              keyPrefix + key,
-              by,
-              max,
-              at,
-              opts.expiry === 'keep' ? keepModes[mode] : mode,
-              opts.floor.toString(),
-            ));
-      } catch (error) {
-        throw unavailable(error);
-      }
+      const setMode = opts.expiry === 'keep' ? keepModes[mode] : mode;
+      const floor = opts.floor;
+      const reply = await send(() =>
+        floor === undefined || floor === 0n
+          ? redis.arrakisCounterAdvance(keyPrefix + key, by, max, at, setMode)
+          : redis.arrakisCounterAdvance(keyPrefix + key, by, max, at, setMode, floor.toString()),
+      );
       const first = reply.indexOf(' ');
       const second = reply.indexOf(' ', first + 1);
       const expiresAtMs = Number(reply.slice(second + 1));
@@ -150,37 +261,24 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
     },
     async get(key: string): Promise<CounterSnapshot | null> {
       assertKey(key);
-      let reply: string | null;
-      try {
-        reply = await redis.arrakisCounterGet(keyPrefix + key);
-      } catch (error) {
-        throw unavailable(error);
-      }
+      const reply = await send(() => redis.arrakisCounterGet(keyPrefix + key));
       if (reply === null) return null;
       const space = reply.indexOf(' ');
       return { value: BigInt(reply.slice(0, space)), expiresAtMs: expiryOf(key, Number(reply.slice(space + 1))) };
     },
     async reset(key: string): Promise<void> {
       assertKey(key);
-      try {
-        await redis.del(keyPrefix + key);
-      } catch (error) {
-        throw unavailable(error);
-      }
+      await send(() => redis.del(keyPrefix + key));
     },
     async setIfAbsent(key: string, value: bigint, opts: ExpiryOptions): Promise<boolean> {
       assertKey(key);
       assertAmount('value', value);
       assertExpiry(opts);
-      try {
-        const mode = opts.ttlMs !== undefined ? 'PX' : 'PXAT';
-        return (
-          (await redis.set(keyPrefix + key, value.toString(), 'NX', mode, String(opts.ttlMs ?? opts.expiresAtMs))) ===
-          'OK'
-        );
-      } catch (error) {
-        throw unavailable(error);
-      }
+      const mode = opts.ttlMs !== undefined ? 'PX' : 'PXAT';
+      const reply = await send(() =>
+        redis.set(keyPrefix + key, value.toString(), 'NX', mode, String(opts.ttlMs ?? opts.expiresAtMs)),
+      );
+      return reply === 'OK';
     },
     async close(): Promise<void> {
       if (!ownsClient) return;
@@ -194,6 +292,88 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       }
       client.disconnect();
     },
+  };
+}
+
+/** The timeout options that only apply to a client the backend opens from `url`. */
+const clientOwnedOptions = ['commandTimeoutMs', 'connectTimeoutMs', 'reconnectDelayCapMs', 'commandRetries'] as const;
+
+function integerOption(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidCounterInputError(
+      'invalid_option',
+      `redisBackend(): ${name} must be an integer in [${min}, ${max}], got ${String(value)}`,
+      { details: { [name]: String(value), min, max } },
+    );
+  }
+  return value;
+}
+
+/**
+ * Delay before reconnect attempt `attempt` (1-based): {@link redisReconnectDelayMsFirst} ms, doubling, at most
+ * `capMs`. Always a number, so ioredis never stops trying.
+ */
+export function redisReconnectDelayMs(attempt: number, capMs: number): number {
+  // 2^20 · 50 ms is far past any cap accepted; clamping the exponent keeps the arithmetic finite.
+  const exponent = Math.min(Math.max(attempt, 1) - 1, 20);
+  return Math.min(redisReconnectDelayMsFirst * 2 ** exponent, capMs);
+}
+
+/**
+ * `promise`, or a rejection when it has not settled `timeoutMs` after the call. The deadline is checked after the
+ * event loop has read the replies that are waiting (a `setImmediate` after the timer), so a process that was busy or
+ * descheduled past the deadline does not fail a command whose reply has arrived: only a silent Redis fails it.
+ */
+function withinDeadline<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      setImmediate(() => reject(new Error(`no reply within ${timeoutMs} ms (commandTimeoutMs)`)));
+    }, timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+const establishing = new Set(['connecting', 'connect']);
+
+/**
+ * Returns a function that returns undefined at once unless a connection is being established, and otherwise a
+ * promise, shared by every caller of this attempt, that settles when the client is ready, the attempt failed, or
+ * the wait bound passed — whichever is first: `firstMs` until the client was ready once, then `laterMs`. The
+ * command then runs (or fails fast) as usual.
+ */
+function connectionGate(client: Redis, waitMs: { firstMs: number; laterMs: number }): () => Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  let wasReady = client.status === 'ready';
+  client.on('ready', () => {
+    wasReady = true;
+  });
+  return () => {
+    if (!establishing.has(client.status)) return undefined;
+    pending ??= new Promise<void>((resolve) => {
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client.off('ready', done).off('close', done).off('end', done);
+        pending = undefined;
+        resolve();
+      };
+      // Checked after the replies that are waiting are read, like the command deadline.
+      const timer = setTimeout(() => setImmediate(done), wasReady ? waitMs.laterMs : waitMs.firstMs);
+      client.once('ready', done).once('close', done).once('end', done);
+    });
+    return pending;
   };
 }
 
