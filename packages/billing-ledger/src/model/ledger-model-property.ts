@@ -4,197 +4,57 @@
  *
  * Random sequences of mint / reserve / finalize (under, equal and over the hold, each billing mode) / release /
  * advance clock / sweep holds / sweep lots / refund / bad input, across three accounts, two pools plus `general`,
- * lots with and without expiry, some writes repeated with an idempotency key. Each command runs on the real ledger
- * and on the reference model (`ledger-model.ts`); results, error codes, balances, lot buckets and hold statuses
- * must match after every step, and `ledger.verify()` must report no violation.
+ * lots with and without expiry, some writes repeated with an idempotency key; and (issue 11, `meter-commands.ts`)
+ * meters and their versions, reserves by meter, finalizes by usage after price changes, spend caps and clock jumps
+ * across UTC day and month boundaries. Each command runs on the real ledger and on the reference model
+ * (`ledger-model.ts`); results, error codes, balances, lot buckets, hold statuses, meters in force and the spend of
+ * the day and month must match after every step, and `ledger.verify()` must report no violation.
  *
  * Runs share a database (a fresh one every `runsPerDatabase` runs, as `verify()` reads it whole); each run funds
  * fresh accounts and starts after every earlier hold and lot has expired and been swept, so its sweeps see only
- * its own. Env: LEDGER_MODEL_RUNS (default 200), LEDGER_MODEL_SEED and LEDGER_MODEL_PATH to replay a reported
- * failure (fast-check prints both with the counterexample). */
+ * its own. Env: LEDGER_MODEL_RUNS (default 40: under a minute on PGlite on 2 cores), LEDGER_MODEL_SEED and
+ * LEDGER_MODEL_PATH to replay a reported failure (fast-check prints both with the counterexample). */
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LedgerError } from '../errors.js';
 import { createLedger, type Ledger } from '../index.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
-import type { Balance, Lot } from '../types.js';
+import { LedgerModel, type ModelBillingMode, type ModelHold, type ModelLot } from './ledger-model.js';
+import { meterCommandArbs, meterSetupArb } from './meter-commands.js';
 import {
-  LedgerModel,
-  type ModelBalance,
-  type ModelBillingMode,
-  ModelError,
-  type ModelHold,
-  type ModelLot,
-} from './ledger-model.js';
+  accountsPerRun,
+  amountMicroMax,
+  attemptModel,
+  attemptReal,
+  billingModes,
+  checkAll,
+  checkMeters,
+  expectBalance,
+  expectRefusalDetails,
+  lotBuckets,
+  type ModelState,
+  nextKey,
+  note,
+  otherAmount,
+  poolIds,
+  type RealState,
+  type Repeat,
+  sameOutcome,
+  TestClock,
+  tally,
+  timeMs,
+} from './model-harness.js';
 
-const numRuns = Number(process.env.LEDGER_MODEL_RUNS ?? 200);
+/** Runs per property; each one costs about 0.8 s of CPU on PGlite (less on Postgres). */
+const numRuns = Number(process.env.LEDGER_MODEL_RUNS ?? 40);
 const seed = process.env.LEDGER_MODEL_SEED === undefined ? undefined : Number(process.env.LEDGER_MODEL_SEED);
 const path = process.env.LEDGER_MODEL_PATH;
 const commandsMax = 25;
-const accountsPerRun = 3;
-const poolIds = ['general', 'p1', 'p2'] as const;
-const billingModes: ModelBillingMode[] = ['live', 'soft', 'shadow'];
 /** Every generated expiry (lot or hold) is shorter than this, so a jump of it ends everything from earlier runs. */
 const runGapMs = 10 * 86_400_000;
 const sweepRoundsMax = 1_000;
-/** Runs sharing one database before the next run opens a fresh one. */
-const runsPerDatabase = 25;
-
-/** The ledger's clock in this test: moved by the commands and between runs, never by the wall. */
-class TestClock {
-  #nowMs = Date.UTC(2026, 0, 1);
-  nowMs(): number {
-    return this.#nowMs;
-  }
-  advance(deltaMs: number): void {
-    this.#nowMs += deltaMs;
-  }
-}
-
-/** Model side of one run: the reference model plus what the commands pick from. */
-interface ModelState {
-  model: LedgerModel;
-  accounts: string[];
-  /** `sourceId`s minted in this run (a duplicate mint re-uses one). */
-  sourceIds: string[];
-}
-
-/** Real side of one run: the ledger and the model-id ↔ ledger-id maps. */
-interface RealState {
-  ledger: Ledger;
-  clock: TestClock;
-  runTag: string;
-  accountIds: Map<string, string>;
-  lotIds: Map<string, string>;
-  lotModelIds: Map<string, string>;
-  holdIds: Map<string, string>;
-  keys: number;
-}
-
-type Outcome<T> = { ok: true; value: T } | { ok: false; code: string; error: unknown };
-
-async function attemptReal<T>(op: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await op() };
-  } catch (error) {
-    if (error instanceof LedgerError) return { ok: false, code: error.code, error };
-    throw error;
-  }
-}
-
-function attemptModel<T>(op: () => T): Outcome<T> {
-  try {
-    return { ok: true, value: op() };
-  } catch (error) {
-    if (error instanceof ModelError) return { ok: false, code: error.code, error };
-    throw error;
-  }
-}
-
-/** How often each kind of command ended how (printed after each property, to show what the runs covered). */
-const tally = new Map<string, number>();
-function note(key: string): void {
-  tally.set(key, (tally.get(key) ?? 0) + 1);
-}
-
-/** Both succeed, or both fail with the same code. Returns the pair when both succeeded. */
-function sameOutcome<R, M>(kind: string, label: string, real: Outcome<R>, model: Outcome<M>): [R, M] | null {
-  note(`${kind} → ${model.ok ? 'ok' : model.code}`);
-  if (real.ok && model.ok) return [real.value, model.value];
-  const describeOutcome = (o: Outcome<unknown>) =>
-    o.ok ? 'success' : `${o.code} (${o.error instanceof Error ? o.error.message : String(o.error)})`;
-  if (real.ok || model.ok || real.code !== model.code) {
-    throw new Error(`${label}: ledger answered ${describeOutcome(real)}, model ${describeOutcome(model)}`);
-  }
-  return null;
-}
-
-const normalizeBalance = (b: Balance | ModelBalance) => ({
-  availableMicro: b.availableMicro,
-  reservedMicro: b.reservedMicro,
-  debtMicro: b.debtMicro,
-  pools: b.pools
-    .filter((p) => p.availableMicro !== 0n || p.reservedMicro !== 0n)
-    .map((p) => ({ poolId: p.poolId, availableMicro: p.availableMicro, reservedMicro: p.reservedMicro }))
-    .sort((a, c) => (a.poolId < c.poolId ? -1 : a.poolId > c.poolId ? 1 : 0)),
-});
-
-const lotBuckets = (l: Lot | ModelLot) => ({
-  poolId: l.poolId,
-  originalMicro: l.originalMicro,
-  availableMicro: l.availableMicro,
-  reservedMicro: l.reservedMicro,
-  consumedMicro: l.consumedMicro,
-  expiredMicro: l.expiredMicro,
-  refundedMicro: l.refundedMicro,
-});
-
-function expectBalance(label: string, real: Balance, model: ModelBalance): void {
-  expect(normalizeBalance(real), `${label}: balance`).toEqual(normalizeBalance(model));
-}
-
-/** Compares one account's balance and every lot (buckets and expiry) with the model. */
-async function checkAccount(m: ModelState, r: RealState, accountId: string): Promise<void> {
-  const realId = r.accountIds.get(accountId) as string;
-  expectBalance(`account ${accountId}`, await r.ledger.getBalance(realId), m.model.balance(accountId));
-  const realLots = await r.ledger.listLots(realId, { includeEmpty: true });
-  const modelLots = m.model.accountLots(accountId);
-  expect(realLots.map((l) => r.lotModelIds.get(l.id)).sort(), `account ${accountId}: lots listed`).toEqual(
-    modelLots.map((l) => l.id).sort(),
-  );
-  for (const realLot of realLots) {
-    const modelLot = m.model.lot(r.lotModelIds.get(realLot.id) as string);
-    expect(lotBuckets(realLot), `lot ${modelLot.id}`).toEqual(lotBuckets(modelLot));
-    expect(realLot.expiresAt?.getTime() ?? null, `lot ${modelLot.id}: expiresAt`).toBe(modelLot.expiresAtMs);
-  }
-}
-
-/** Compares a hold's status and lots with the model. */
-async function checkHold(m: ModelState, r: RealState, hold: ModelHold): Promise<void> {
-  const real = await r.ledger.getReservation(r.holdIds.get(hold.id) as string);
-  expect(real.status, `hold ${hold.id}: status`).toBe(m.model.holdStatus(hold));
-  expect(real.amountMicro, `hold ${hold.id}: amount`).toBe(hold.amountMicro);
-  expect(
-    real.lots.map((p) => ({ lotId: r.lotModelIds.get(p.lotId), amountMicro: p.amountMicro })),
-    `hold ${hold.id}: lots`,
-  ).toEqual(hold.lots);
-}
-
-/** Where the wall time of a property went (printed with the tally). */
-const timeMs = { checks: 0, verify: 0 };
-
-/**
- * After every step: the accounts the step touched (every account after a clock move or a sweep, which touch them
- * all), the given holds, and the whole journal.
- */
-async function checkAll(
-  m: ModelState,
-  r: RealState,
-  holds: ModelHold[],
-  accounts: readonly string[] = m.accounts,
-): Promise<void> {
-  note('steps checked');
-  const t0 = performance.now();
-  for (const accountId of accounts) await checkAccount(m, r, accountId);
-  for (const hold of holds) await checkHold(m, r, hold);
-  const t1 = performance.now();
-  const report = await r.ledger.verify();
-  timeMs.checks += t1 - t0;
-  timeMs.verify += performance.now() - t1;
-  expect(report.violations, 'verify() violations').toEqual([]);
-  expect(report.ok).toBe(true);
-}
-
-function nextKey(r: RealState): string {
-  r.keys += 1;
-  return `${r.runTag}-k${r.keys}`;
-}
-type Repeat = 'none' | 'same' | 'different';
-/** Largest amount the ledger accepts (DESIGN.md §2). */
-const amountMicroMax = 10n ** 15n;
-/** Another valid amount, for the same key with a different body. */
-const otherAmount = (amountMicro: bigint) => (amountMicro === amountMicroMax ? amountMicro - 1n : amountMicro + 1n);
+/** Runs sharing one database before the next run opens a fresh one (fewer: a cheaper verify(), more opens). */
+const runsPerDatabase = 5;
 
 class MintCommand implements fc.AsyncCommand<ModelState, RealState> {
   constructor(
@@ -356,15 +216,7 @@ class ReserveCommand implements fc.AsyncCommand<ModelState, RealState> {
       await checkAll(m, r, [hold], [accountId]);
       return;
     }
-    if (!real.ok && real.code === 'insufficient_credits' && !model.ok) {
-      const details = (model.error as ModelError).details;
-      expect(real.error, 'insufficient_credits amounts').toMatchObject({
-        requestedMicro: details.requestedMicro,
-        availableMicro: details.availableMicro,
-        shortfallMicro: details.shortfallMicro,
-        poolId: details.poolId,
-      });
-    }
+    expectRefusalDetails(this.toString(), real, model);
     await checkAll(m, r, [], [accountId]);
   }
   toString = () =>
@@ -476,6 +328,7 @@ class AdvanceClockCommand implements fc.AsyncCommand<ModelState, RealState> {
   async run(m: ModelState, r: RealState): Promise<void> {
     m.model.advance(this.deltaMs);
     r.clock.advance(this.deltaMs);
+    await checkMeters(m, r);
     await checkAll(m, r, m.model.holds);
   }
   toString = () => `advance(${this.deltaMs}ms)`;
@@ -660,7 +513,6 @@ const commandArbs = [
   reserveArb,
   reserveArb,
   reserveArb,
-  reserveArb,
   finalizeArb,
   finalizeArb,
   finalizeArb,
@@ -725,8 +577,9 @@ export function describeLedgerModel(name: string, databaseUrl: string | undefine
       await fc.assert(
         fc.asyncProperty(
           fundingArb,
-          fc.commands(commandArbs, { maxCommands: commandsMax, size: 'max' }),
-          async (funding, commands) => {
+          meterSetupArb,
+          fc.commands([...commandArbs, ...meterCommandArbs], { maxCommands: commandsMax, size: 'max' }),
+          async (funding, meterSetup, commands) => {
             const runLedger = await ledgerForRun();
             const runTag = randomBytes(5).toString('hex');
             const model = new LedgerModel(clock.nowMs());
@@ -750,7 +603,7 @@ export function describeLedgerModel(name: string, databaseUrl: string | undefine
               real.accountIds.set(accountId, account.id);
             }
             const state: ModelState = { model, accounts, sourceIds: [] };
-            for (const mint of funding) await mint.run(state, real);
+            for (const setup of [...funding, ...meterSetup]) await setup.run(state, real);
             await fc.asyncModelRun(() => ({ model: state, real }), commands);
           },
         ),

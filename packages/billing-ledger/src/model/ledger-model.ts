@@ -3,8 +3,11 @@
  * real ledger step by step. It keeps only what the rules need: accounts with debt, lots with their buckets,
  * holds with the lots they drew from, and the clock. Every rule is written the plainest way possible, with
  * no concern for speed, so that a difference between model and ledger points at the ledger (or at a rule
- * the two read differently). Not exported from the package.
+ * the two read differently). Issue 11 adds the price book (meter versions; holds sized by the version in force,
+ * charges priced by usage under the version the hold recorded, see `model-pricing.ts`) and spend caps (per UTC day
+ * and month, from the holds placed in the period). Not exported from the package.
  */
+import { type ModelPricing, type ModelUnitPrice, modelPriceUsage, modelUnitPricesRefusal } from './model-pricing.js';
 
 /** Error codes the model can answer with; they match the ledger's `LedgerError.code`. */
 export type ModelErrorCode =
@@ -16,7 +19,16 @@ export type ModelErrorCode =
   | 'finalize_conflict'
   | 'duplicate_source'
   | 'lot_has_pending_holds'
-  | 'already_refunded';
+  | 'already_refunded'
+  | 'invalid_argument'
+  | 'meter_not_found'
+  | 'meter_prices_empty'
+  | 'meter_dimension_duplicate'
+  | 'meter_price_overflow'
+  | 'unknown_dimension'
+  | 'invalid_usage'
+  | 'reservation_not_metered'
+  | 'spend_cap_exceeded';
 
 /** An expected outcome the model refuses, with the code the ledger must answer with. */
 export class ModelError extends Error {
@@ -84,6 +96,63 @@ export interface ModelHold {
   status: ModelHoldStatus;
   lots: ModelHoldLot[];
   finalized: ModelFinalizeOutcome | null;
+  createdAtMs: number;
+  /** The meter version that set the terms (null for caller-set terms). */
+  meterId: string | null;
+  meterVersion: number | null;
+  /** The usage a finalize by usage reported (null otherwise). */
+  usage: Record<string, bigint> | null;
+}
+
+/** One version of a meter (immutable once created). */
+export interface ModelMeter {
+  id: string;
+  version: number;
+  poolId: string;
+  billingMode: ModelBillingMode;
+  holdMicro: bigint;
+  maxCostMicro: bigint | null;
+  ttlSeconds: number | null;
+  unitPrices: ModelUnitPrice[];
+  effectiveAtMs: number;
+  createdBy: string;
+  createdAtMs: number;
+}
+
+export interface ModelMeterInput {
+  id: string;
+  poolId?: string;
+  billingMode?: ModelBillingMode;
+  holdMicro: bigint;
+  maxCostMicro?: bigint;
+  ttlSeconds?: number;
+  unitPrices: readonly { dimension: string; priceMicro: bigint; perUnits: bigint; unitsMax?: bigint }[];
+  effectiveAtMs?: number;
+  createdBy: string;
+}
+
+export interface ModelMeteredReserveInput {
+  accountId: string;
+  meterId: string;
+  estimate?: Record<string, bigint>;
+}
+
+/** An account's caps as set (an account without a row has neither). */
+export interface ModelCaps {
+  dailyCapMicro: bigint | null;
+  monthlyCapMicro: bigint | null;
+  updatedBy: string;
+  updatedAtMs: number;
+}
+
+/** What `getSpendCaps` answers, in the model. */
+export interface ModelSpendCaps {
+  dailyCapMicro: bigint | null;
+  monthlyCapMicro: bigint | null;
+  updatedBy: string | null;
+  updatedAtMs: number | null;
+  daily: { periodStartMs: number; spentMicro: bigint; capMicro: bigint | null };
+  monthly: { periodStartMs: number; spentMicro: bigint; capMicro: bigint | null };
 }
 
 export interface ModelPoolBalance {
@@ -131,8 +200,26 @@ export interface ModelRefundResult {
 
 /** Hold lifetime when a reserve names none (the ledger's `holdTtlMsDefault`). */
 export const modelHoldTtlMsDefault = 300_000;
+/** Longest hold lifetime (the ledger's `holdTtlMsMax` default); a meter's longer ttl is cut to it. */
+export const modelHoldTtlMsMax = 86_400_000;
+/** Meters take `unitsMax` 10^9 when a price names none. */
+export const modelUsageUnitsMaxDefault = 1_000_000_000n;
+
+/** Start of the UTC day and of the UTC month `ms` falls in. */
+export function utcPeriodStarts(ms: number): { dayStartMs: number; monthStartMs: number } {
+  const d = new Date(ms);
+  return {
+    dayStartMs: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()),
+    monthStartMs: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+  };
+}
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+/** The same dimensions with the same units (a repeat of a finalize by usage must report the first usage). */
+const sameUsage = (first: Readonly<Record<string, bigint>> | null, usage: Readonly<Record<string, bigint>>): boolean =>
+  first !== null &&
+  Object.keys(first).length === Object.keys(usage).length &&
+  Object.entries(usage).every(([dimension, units]) => first[dimension] === units);
 const sum = (values: Iterable<bigint>): bigint => {
   let total = 0n;
   for (const v of values) total += v;
@@ -156,6 +243,9 @@ export class LedgerModel {
   readonly accounts = new Map<string, ModelAccount>();
   readonly lots: ModelLot[] = [];
   readonly holds: ModelHold[] = [];
+  /** Versions of each meter, oldest first. */
+  readonly meters = new Map<string, ModelMeter[]>();
+  readonly caps = new Map<string, ModelCaps>();
   readonly #sources = new Set<string>();
 
   constructor(startMs: number) {
@@ -265,22 +355,64 @@ export class LedgerModel {
       });
   }
 
-  /** Places a hold: available → reserved across lots in consumption order, or refuses and changes nothing. */
+  /** Places a hold with caller-set terms: available → reserved across lots in consumption order, or refuses. */
   reserve(input: ModelReserveInput): ModelHold {
     const account = this.#account(input.accountId);
-    const poolId = input.poolId ?? generalPoolId;
-    const candidates = this.candidateLots(account.id, poolId);
+    return this.#placeHold(account.id, {
+      amountMicro: input.amountMicro,
+      poolId: input.poolId ?? generalPoolId,
+      ttlMs: input.ttlMs ?? modelHoldTtlMsDefault,
+      billingMode: input.billingMode ?? 'live',
+      meter: null,
+    });
+  }
+
+  /**
+   * Places a hold on the terms of the meter version in force: its pool, mode and ttl (cut to the longest hold
+   * lifetime), the amount `max(holdMicro, cost(estimate))` capped at `maxCostMicro`.
+   */
+  reserveMetered(input: ModelMeteredReserveInput): ModelHold {
+    const account = this.#account(input.accountId);
+    const meter = this.meterInForce(input.meterId);
+    let amountMicro = meter.holdMicro;
+    if (input.estimate !== undefined) {
+      const costMicro = this.#price(meter, input.estimate).totalMicro;
+      if (costMicro > amountMicro) amountMicro = costMicro;
+    }
+    if (meter.maxCostMicro !== null && amountMicro > meter.maxCostMicro) amountMicro = meter.maxCostMicro;
+    return this.#placeHold(account.id, {
+      amountMicro,
+      poolId: meter.poolId,
+      ttlMs: meter.ttlSeconds === null ? modelHoldTtlMsDefault : Math.min(meter.ttlSeconds * 1000, modelHoldTtlMsMax),
+      billingMode: meter.billingMode,
+      meter,
+    });
+  }
+
+  /** The caps check, then the draw; a refusal changes nothing. */
+  #placeHold(
+    accountId: string,
+    terms: {
+      amountMicro: bigint;
+      poolId: string;
+      ttlMs: number;
+      billingMode: ModelBillingMode;
+      meter: ModelMeter | null;
+    },
+  ): ModelHold {
+    this.#checkCaps(accountId, terms.amountMicro);
+    const candidates = this.candidateLots(accountId, terms.poolId);
     const availableMicro = sum(candidates.map((l) => l.availableMicro));
-    if (availableMicro < input.amountMicro) {
-      throw new ModelError('insufficient_credits', `${input.amountMicro} requested, ${availableMicro} available`, {
-        requestedMicro: input.amountMicro,
+    if (availableMicro < terms.amountMicro) {
+      throw new ModelError('insufficient_credits', `${terms.amountMicro} requested, ${availableMicro} available`, {
+        requestedMicro: terms.amountMicro,
         availableMicro,
-        shortfallMicro: input.amountMicro - availableMicro,
-        poolId,
+        shortfallMicro: terms.amountMicro - availableMicro,
+        poolId: terms.poolId,
       });
     }
     const lots: ModelHoldLot[] = [];
-    let restMicro = input.amountMicro;
+    let restMicro = terms.amountMicro;
     for (const lot of candidates) {
       if (restMicro === 0n) break;
       const takeMicro = min(restMicro, lot.availableMicro);
@@ -291,14 +423,18 @@ export class LedgerModel {
     }
     const hold: ModelHold = {
       id: `H${this.holds.length}`,
-      accountId: account.id,
-      poolId,
-      amountMicro: input.amountMicro,
-      billingMode: input.billingMode ?? 'live',
-      expiresAtMs: this.nowMs + (input.ttlMs ?? modelHoldTtlMsDefault),
+      accountId,
+      poolId: terms.poolId,
+      amountMicro: terms.amountMicro,
+      billingMode: terms.billingMode,
+      expiresAtMs: this.nowMs + terms.ttlMs,
       status: 'pending',
       lots,
       finalized: null,
+      createdAtMs: this.nowMs,
+      meterId: terms.meter?.id ?? null,
+      meterVersion: terms.meter?.version ?? null,
+      usage: null,
     };
     this.holds.push(hold);
     return hold;
@@ -466,6 +602,174 @@ export class LedgerModel {
       pools: [...pools.values()]
         .filter((p) => p.availableMicro > 0n || p.reservedMicro > 0n)
         .sort((a, b) => (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0)),
+    };
+  }
+
+  /**
+   * Finalizes a metered hold by usage: the usage is priced under the version the hold recorded (even when a newer
+   * one is in force), then charged as {@link LedgerModel.finalize} charges a cost. Refused for a hold placed without
+   * a meter and for a usage the version cannot price, before anything else; a repeat must report the same usage.
+   */
+  finalizeByUsage(
+    holdId: string,
+    usage: Record<string, bigint>,
+  ): { outcome: ModelFinalizeOutcome; pricing: ModelPricing } {
+    const hold = this.hold(holdId);
+    if (hold.meterId === null || hold.meterVersion === null) {
+      throw new ModelError('reservation_not_metered', `${holdId} was placed without a meter`);
+    }
+    const pricing = this.#price(this.meterVersion(hold.meterId, hold.meterVersion), usage);
+    if (hold.finalized !== null && !sameUsage(hold.usage, usage)) {
+      throw new ModelError('finalize_conflict', `${holdId} was finalized with another usage`);
+    }
+    const first = hold.finalized === null;
+    const outcome = this.finalize(holdId, pricing.totalMicro);
+    if (first) hold.usage = { ...usage };
+    return { outcome, pricing };
+  }
+
+  #price(meter: ModelMeter, usage: Readonly<Record<string, bigint>>): ModelPricing {
+    const priced = modelPriceUsage(meter, usage);
+    if ('code' in priced) {
+      throw new ModelError(priced.code, `${meter.id} v${meter.version} cannot price ${priced.dimension}`, {
+        dimension: priced.dimension,
+      });
+    }
+    return priced;
+  }
+
+  /**
+   * Creates a meter (version 1) or its next version. Refused: holdMicro above maxCostMicro, prices the ledger
+   * refuses (see `modelUnitPricesRefusal`), an effective time before now or before the previous version's.
+   */
+  createMeter(input: ModelMeterInput): ModelMeter {
+    if (input.maxCostMicro !== undefined && input.holdMicro > input.maxCostMicro) {
+      throw new ModelError('invalid_argument', `holdMicro ${input.holdMicro} > maxCostMicro ${input.maxCostMicro}`);
+    }
+    const unitPrices = input.unitPrices.map((p) => ({
+      dimension: p.dimension,
+      priceMicro: p.priceMicro,
+      perUnits: p.perUnits,
+      unitsMax: p.unitsMax ?? modelUsageUnitsMaxDefault,
+    }));
+    const refusal = modelUnitPricesRefusal(unitPrices);
+    if (refusal !== null) throw new ModelError(refusal, `unit prices of ${input.id}`);
+    const versions = this.meters.get(input.id) ?? [];
+    const previous = versions.at(-1);
+    const effectiveAtMs = input.effectiveAtMs ?? this.nowMs;
+    const floorMs = Math.max(this.nowMs, previous?.effectiveAtMs ?? 0);
+    if (effectiveAtMs < floorMs) {
+      throw new ModelError('invalid_argument', `effectiveAt ${effectiveAtMs} is before ${floorMs}`);
+    }
+    const meter: ModelMeter = {
+      id: input.id,
+      version: (previous?.version ?? 0) + 1,
+      poolId: input.poolId ?? generalPoolId,
+      billingMode: input.billingMode ?? 'live',
+      holdMicro: input.holdMicro,
+      maxCostMicro: input.maxCostMicro ?? null,
+      ttlSeconds: input.ttlSeconds ?? null,
+      unitPrices,
+      effectiveAtMs,
+      createdBy: input.createdBy,
+      createdAtMs: this.nowMs,
+    };
+    versions.push(meter);
+    this.meters.set(input.id, versions);
+    return meter;
+  }
+
+  /** The version in force now: the highest whose effective time has come. */
+  meterInForce(meterId: string): ModelMeter {
+    const inForce = (this.meters.get(meterId) ?? []).filter((m) => m.effectiveAtMs <= this.nowMs).at(-1);
+    if (inForce === undefined) throw new ModelError('meter_not_found', `no version of ${meterId} is in force`);
+    return inForce;
+  }
+
+  meterVersion(meterId: string, version: number): ModelMeter {
+    const meter = this.meters.get(meterId)?.find((m) => m.version === version);
+    if (meter === undefined) throw new ModelError('meter_not_found', `no ${meterId} v${version}`);
+    return meter;
+  }
+
+  /**
+   * What the holds of an account placed in the current UTC day and month count now: a pending unexpired hold its
+   * amount, a finalized one its charge, a released or expired one nothing.
+   */
+  spend(accountId: string): {
+    dayStartMs: number;
+    monthStartMs: number;
+    daySpentMicro: bigint;
+    monthSpentMicro: bigint;
+  } {
+    const { dayStartMs, monthStartMs } = utcPeriodStarts(this.nowMs);
+    let daySpentMicro = 0n;
+    let monthSpentMicro = 0n;
+    for (const hold of this.holds) {
+      if (hold.accountId !== accountId || hold.createdAtMs < monthStartMs) continue;
+      const status = this.holdStatus(hold);
+      const countsMicro =
+        status === 'pending' ? hold.amountMicro : status === 'finalized' ? (hold.finalized?.chargedMicro ?? 0n) : 0n;
+      monthSpentMicro += countsMicro;
+      if (hold.createdAtMs >= dayStartMs) daySpentMicro += countsMicro;
+    }
+    return { dayStartMs, monthStartMs, daySpentMicro, monthSpentMicro };
+  }
+
+  /** Refuses a hold that would take the day's (checked first) or the month's spend past its cap. */
+  #checkCaps(accountId: string, requestedMicro: bigint): void {
+    const caps = this.caps.get(accountId);
+    if (caps === undefined) return;
+    const spend = this.spend(accountId);
+    const periods = [
+      {
+        period: 'daily',
+        periodStartMs: spend.dayStartMs,
+        capMicro: caps.dailyCapMicro,
+        spentMicro: spend.daySpentMicro,
+      },
+      {
+        period: 'monthly',
+        periodStartMs: spend.monthStartMs,
+        capMicro: caps.monthlyCapMicro,
+        spentMicro: spend.monthSpentMicro,
+      },
+    ];
+    for (const { period, periodStartMs, capMicro, spentMicro } of periods) {
+      if (capMicro !== null && spentMicro + requestedMicro > capMicro) {
+        throw new ModelError('spend_cap_exceeded', `${period}: ${spentMicro} + ${requestedMicro} > ${capMicro}`, {
+          period,
+          periodStartMs,
+          spentMicro,
+          capMicro,
+          requestedMicro,
+        });
+      }
+    }
+  }
+
+  /** Sets (or, both null, clears) an account's caps; holds already placed stay. */
+  setSpendCaps(accountId: string, dailyCapMicro: bigint | null, monthlyCapMicro: bigint | null, actor: string) {
+    this.#account(accountId);
+    if (dailyCapMicro === null && monthlyCapMicro === null) this.caps.delete(accountId);
+    else this.caps.set(accountId, { dailyCapMicro, monthlyCapMicro, updatedBy: actor, updatedAtMs: this.nowMs });
+    return this.spendCaps(accountId);
+  }
+
+  /** An account's caps and its spend in the current UTC day and month. */
+  spendCaps(accountId: string): ModelSpendCaps {
+    this.#account(accountId);
+    const caps = this.caps.get(accountId);
+    const spend = this.spend(accountId);
+    const dailyCapMicro = caps?.dailyCapMicro ?? null;
+    const monthlyCapMicro = caps?.monthlyCapMicro ?? null;
+    return {
+      dailyCapMicro,
+      monthlyCapMicro,
+      updatedBy: caps?.updatedBy ?? null,
+      updatedAtMs: caps?.updatedAtMs ?? null,
+      daily: { periodStartMs: spend.dayStartMs, spentMicro: spend.daySpentMicro, capMicro: dailyCapMicro },
+      monthly: { periodStartMs: spend.monthStartMs, spentMicro: spend.monthSpentMicro, capMicro: monthlyCapMicro },
     };
   }
 
