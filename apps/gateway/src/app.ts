@@ -23,9 +23,11 @@ import { registerDocsRoutes } from './routes/docs.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerJwksRoutes } from './routes/jwks.js';
+import { registerMeterRoutes } from './routes/meters.js';
 import { registerProbeRoutes } from './routes/probes.js';
 import { registerReservationRoutes } from './routes/reservations.js';
 import { registerRevenueRuleRoutes } from './routes/revenue-rules.js';
+import { registerSpendCapRoutes } from './routes/spend-caps.js';
 import { registerWhoamiRoutes } from './routes/whoami.js';
 
 /** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB. */
@@ -228,6 +230,8 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerProbeRoutes(app, ctx);
   registerWhoamiRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
+  registerSpendCapRoutes(app, ctx);
+  registerMeterRoutes(app, ctx);
   registerReservationRoutes(app, ctx);
   registerEventRoutes(app, ctx);
   registerCreditPackRoutes(app, ctx);

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateTestKeyPair } from '@arrakis/e2e-contracts';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from './config.js';
@@ -166,5 +169,45 @@ describe('parseConfig', () => {
       message: expect.stringMatching(/required when NODE_ENV=production/),
     });
     expect(issuesOf({ NODE_ENV: 'production', JWT_JWKS_URL: 'http://a.example/jwks' })[0]?.message).toMatch(/https/);
+  });
+
+  it('reads METERS (or METERS_FILE) into the meters to seed, and refuses a bad catalog naming the meter', () => {
+    const chat = {
+      id: 'chat',
+      holdMicro: '20000',
+      maxCostMicro: '500000',
+      ttlSeconds: 120,
+      effectiveAt: '2027-01-01T00:00:00Z',
+      unitPrices: [{ dimension: 'output_tokens', priceMicro: '15000000', perUnits: '1000000', unitsMax: '100000' }],
+    };
+    expect(parseConfig({}).economy.meters).toEqual([]);
+    const expected = {
+      id: 'chat',
+      holdMicro: 20_000n,
+      maxCostMicro: 500_000n,
+      ttlSeconds: 120,
+      effectiveAt: new Date('2027-01-01T00:00:00Z'),
+      unitPrices: [{ dimension: 'output_tokens', priceMicro: 15_000_000n, perUnits: 1_000_000n, unitsMax: 100_000n }],
+    };
+    expect(parseConfig({ METERS: JSON.stringify([chat]) }).economy.meters).toEqual([expected]);
+    const file = join(mkdtempSync(join(tmpdir(), 'meters-')), 'meters.json');
+    writeFileSync(file, JSON.stringify([chat]));
+    expect(parseConfig({ METERS_FILE: file }).economy.meters).toEqual([expected]);
+
+    const bad: [Record<string, string>, string, RegExp][] = [
+      [{ METERS: '{oops' }, 'METERS', /invalid meter catalog: .*JSON/],
+      [{ METERS: '{}' }, 'METERS', /invalid meter catalog: \(root\)/],
+      [{ METERS: JSON.stringify([{ ...chat, holdMicro: '007' }]) }, 'METERS', /0\.holdMicro: .*"007"/],
+      [{ METERS: JSON.stringify([{ ...chat, createdBy: 'x' }]) }, 'METERS', /0: Unrecognized key/i],
+      [{ METERS: JSON.stringify([chat, chat]) }, 'METERS', /meter "chat" is listed twice/],
+      [{ METERS: JSON.stringify([chat]), METERS_FILE: file }, 'METERS', /either METERS or METERS_FILE/],
+      [{ METERS_FILE: join(tmpdir(), 'no-such-meters.json') }, 'METERS_FILE', /ENOENT/],
+    ];
+    for (const [env, variable, message] of bad) {
+      const issues = issuesOf(env);
+      expect(issues, JSON.stringify(env)).toHaveLength(1);
+      expect(issues[0]?.variable).toBe(variable);
+      expect(issues[0]?.message).toMatch(message);
+    }
   });
 });

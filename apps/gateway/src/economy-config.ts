@@ -1,6 +1,7 @@
 // Configuration of what the gateway sells and how revenue rules are governed: the credit pack catalog
-// (`CREDIT_PACKS`, JSON) and the revenue rule cooldown (`REVENUE_RULE_COOLDOWN_SECONDS`). Both are validated at
-// start by the ledger's own rules, so a bad catalog stops the process with a message naming the pack.
+// (`CREDIT_PACKS`, JSON), the price book to seed (`METERS` / `METERS_FILE`, see `meters-config.ts`) and the revenue
+// rule cooldown (`REVENUE_RULE_COOLDOWN_SECONDS`). They are validated at start, so a bad catalog stops the process
+// with a message naming the pack or meter.
 import {
   type CreditPackConfig,
   createCreditPackCatalog,
@@ -10,6 +11,7 @@ import {
 import { parseMicro } from '@arrakis/billing-ledger/money';
 import { z } from 'zod';
 import type { ConfigIssue } from './config.js';
+import { type MeterConfig, metersConfigFrom } from './meters-config.js';
 
 /** Longest revenue rule cooldown accepted: 30 days. */
 export const ruleCooldownSecondsMax = 30 * 86_400;
@@ -28,13 +30,15 @@ const packSchema = z
 /** The economy's settings. */
 export interface EconomyConfig {
   creditPacks: readonly CreditPackConfig[];
+  /** Meters seeded at start (`METERS` / `METERS_FILE`); empty by default. */
+  meters: readonly MeterConfig[];
   ruleCooldownMs: number;
 }
 
 /**
  * Reads `CREDIT_PACKS` (a JSON array of `{id, priceMicro: "<micro-USD>", bonusBps, lotTtlSeconds?}`; default the
- * starter/standard/premium catalog) and `REVENUE_RULE_COOLDOWN_SECONDS` (default 172 800 = 48 h), adding an issue
- * per problem.
+ * starter/standard/premium catalog), `METERS` / `METERS_FILE` (default none) and `REVENUE_RULE_COOLDOWN_SECONDS`
+ * (default 172 800 = 48 h), adding an issue per problem.
  *
  * @example
  * const economy = economyConfigFrom(process.env, issues);
@@ -76,5 +80,5 @@ export function economyConfigFrom(env: Record<string, string | undefined>, issue
       ruleCooldownMs = seconds * 1000;
     }
   }
-  return { creditPacks, ruleCooldownMs };
+  return { creditPacks, meters: metersConfigFrom(env, issues), ruleCooldownMs };
 }

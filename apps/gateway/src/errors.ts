@@ -21,6 +21,7 @@ export type GatewayErrorCode =
   | AuthenticationErrorCode
   | 'insufficient_scope'
   | 'forbidden'
+  | 'terms_not_allowed'
   | 'not_found'
   | 'method_not_allowed'
   | 'rate_limited'
@@ -166,6 +167,27 @@ export class ForbiddenError extends GatewayError {
   override readonly name = 'ForbiddenError';
   constructor(message: string, options: { details?: unknown } = {}) {
     super('forbidden', 403, message, options);
+  }
+}
+
+/**
+ * 403 `terms_not_allowed`: a user token (`arrakis-api`) set charge terms (`amountMicro`, `billingMode`, `poolId`,
+ * `ttlSeconds`) on a reserve. Users reserve through a meter only: the operator owns the terms. Nothing was held.
+ *
+ * @example
+ * ```ts
+ * throw new TermsNotAllowedError(['amountMicro', 'billingMode']);
+ * ```
+ */
+export class TermsNotAllowedError extends GatewayError {
+  override readonly name = 'TermsNotAllowedError';
+  constructor(fields: readonly string[]) {
+    super(
+      'terms_not_allowed',
+      403,
+      `a user token may not set ${fields.join(', ')}: reserve through a meter ({accountId, meterId, estimate?})`,
+      { details: { fields } },
+    );
   }
 }
 

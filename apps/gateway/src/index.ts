@@ -47,6 +47,7 @@ export {
   GatewayError,
   InsufficientScopeError,
   RequestValidationError,
+  TermsNotAllowedError,
   validationIssuesMax,
 } from './errors.js';
 export type { LedgerDbKind, LedgerSweepers, LedgerSweepersOptions } from './ledger.js';
@@ -59,11 +60,15 @@ export {
   sweepBatchSizeMax,
 } from './ledger.js';
 export { createLogger } from './logger.js';
+export type { MeterConfig } from './meters-config.js';
+export { metersConfigMax, metersJsonLengthMax } from './meters-config.js';
 export type { GatewayMetrics } from './metrics.js';
 export { createGatewayMetrics } from './metrics.js';
 export type { GatewayRateLimits, LimiterScope } from './rate-limit.js';
 export { createRateLimits, rateLimitWindowMs } from './rate-limit.js';
 export type { DependencyState, ReadinessCheck, ReadyReport } from './readiness.js';
 export { counterBackendCheck, ledgerDbCheck, runReadinessChecks } from './readiness.js';
+export type { SeedMetersResult } from './seed-meters.js';
+export { configIdempotencyScope, configMeterActor, seedMeters } from './seed-meters.js';
 export type { RunningGateway, StartGatewayOptions } from './start.js';
 export { devBanner, startGateway } from './start.js';

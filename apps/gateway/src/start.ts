@@ -18,6 +18,7 @@ import { openGatewayIdentity } from './identity/open-identity.js';
 import { type LedgerSweepers, ledgerDbKind, openLedgerDb, startLedgerSweepers } from './ledger.js';
 import { paymentsSummary } from './payments-config.js';
 import { counterBackendCheck, ledgerDbCheck } from './readiness.js';
+import { seedMeters } from './seed-meters.js';
 
 /** How often idle keep-alive connections are closed while draining. */
 export const drainPollIntervalMs = 50;
@@ -84,11 +85,12 @@ function drain(server: Server, timeoutMs: number): Promise<boolean> {
 /**
  * Starts the gateway from a validated configuration: creates `DATA_DIR`, opens the counter backend (SQLite, Redis
  * or Postgres, migrations included), opens and migrates the ledger (Postgres with `DATABASE_URL`, else PGlite in
- * `DATA_DIR/ledger`), loads the verification keys (creating the dev key in development), builds the app, starts
- * the ledger sweepers and listens. Reads no environment variable (see `server.ts`).
+ * `DATA_DIR/ledger`), seeds the meters of `METERS` / `METERS_FILE`, loads the verification keys (creating the dev
+ * key in development), builds the app, starts the ledger sweepers and listens. Reads no environment variable (see `server.ts`).
  *
  * @throws when the port cannot be bound, the data directory / dev key cannot be used, or the ledger database
- *   cannot be opened or migrated (the gateway never serves a ledger without its schema).
+ *   cannot be opened or migrated (the gateway never serves a ledger without its schema), or a configured meter is
+ *   refused by the ledger.
  * @example
  * ```ts
  * const gateway = await startGateway({ config: parseConfig(process.env), logger });
@@ -133,6 +135,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     creditPacks: config.economy.creditPacks,
     ruleCooldownMs: config.economy.ruleCooldownMs,
   });
+  try {
+    // The price book of METERS / METERS_FILE, after the migrations and before serving: a meter the ledger refuses
+    // stops the start with a message naming it.
+    await seedMeters({ ledger, meters: config.economy.meters, logger, nowMs: clock.nowMs() });
+  } catch (error) {
+    await Promise.allSettled([ledgerDb.close(), counters.close()]);
+    throw error;
+  }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const app = createApp({

@@ -41,6 +41,7 @@ describe(`trust policy at the money routes on ${backend}`, () => {
 
     it('refuses one micro-USD above it with 403 identity_anchor_required, and changes nothing', async () => {
       const { accountId, token } = await funded('above');
+      const meter = await f.createMeter('above-threshold', { holdMicro: aboveThreshold });
       const before = await f.snapshot(accountId);
       const body = await errorOf(await reserve(accountId, aboveThreshold), 403, 'identity_anchor_required');
       expect(body.details).toMatchObject({
@@ -48,9 +49,28 @@ describe(`trust policy at the money routes on ${backend}`, () => {
         amountMicro: aboveThreshold,
         thresholdMicro: threshold,
       });
-      // The user's own token too.
-      await errorOf(await reserve(accountId, aboveThreshold, token), 403, 'identity_anchor_required');
+      // The user's own token too (through a meter: users set no terms).
+      await errorOf(
+        await f.post('/v1/reservations', { token, json: { accountId, meterId: meter.id } }),
+        403,
+        'identity_anchor_required',
+      );
       expect(await f.snapshot(accountId)).toEqual(before);
+    });
+
+    it('a metered reserve is checked at the hold the meter places: holdMicro, or the cost of the estimate', async () => {
+      const { accountId, token } = await funded('metered');
+      const meter = await f.createMeter('pricey', {
+        holdMicro: '1000',
+        unitPrices: [{ dimension: 'request', priceMicro: '1000000', perUnits: '1', unitsMax: '1000' }],
+      });
+      const byMeter = (estimate: Record<string, number>) =>
+        f.post('/v1/reservations', { token, json: { accountId, meterId: meter.id, estimate } });
+      const before = await f.snapshot(accountId);
+      const body = await errorOf(await byMeter({ request: 101 }), 403, 'identity_anchor_required');
+      expect(body.details).toMatchObject({ operation: 'reserve', amountMicro: '101000000' });
+      expect(await f.snapshot(accountId)).toEqual(before);
+      expect((await byMeter({ request: 100 })).status).toBe(201);
     });
 
     it('allows it once the account has an anchor', async () => {
@@ -83,6 +103,54 @@ describe(`trust policy at the money routes on ${backend}`, () => {
   describe('finalize', () => {
     const finalize = (id: string, token: string, headers?: Record<string, string>) =>
       f.post(`/v1/reservations/${id}/finalize`, { token, json: { actualCostMicro: '1000' }, headers });
+    const finalizeWith = (id: string, json: Record<string, unknown>) =>
+      f.post(`/v1/reservations/${id}/finalize`, { token: f.tokens.service, json });
+
+    it('a charge above the threshold needs an anchor whatever the hold: soft the cost, live min(cost, hold), shadow 0', async () => {
+      const { accountId } = await funded('charge');
+      const soft = await f.reserve(accountId, '1000', { billingMode: 'soft' });
+      const before = await f.snapshot(accountId);
+      const body = await errorOf(
+        await finalizeWith(soft.id, { actualCostMicro: aboveThreshold }),
+        403,
+        'identity_anchor_required',
+      );
+      expect(body.details).toMatchObject({
+        operation: 'finalize',
+        amountMicro: aboveThreshold,
+        thresholdMicro: threshold,
+      });
+      expect(await f.snapshot(accountId)).toEqual(before);
+      const live = await f.reserve(accountId, '1000');
+      const charged = await finalizeWith(live.id, { actualCostMicro: '200000000' });
+      expect(await charged.json()).toMatchObject({ chargedMicro: '1000', overrunMicro: '199999000' });
+      const shadow = await f.reserve(accountId, '1000', { billingMode: 'shadow' });
+      expect((await finalizeWith(shadow.id, { actualCostMicro: '200000000' })).status).toBe(200);
+      await anchor(accountId);
+      const anchored = await finalizeWith(soft.id, { actualCostMicro: aboveThreshold });
+      expect(await anchored.json()).toMatchObject({ chargedMicro: aboveThreshold });
+    });
+
+    it('a finalize by usage is checked at its priced cost (the version the hold recorded)', async () => {
+      const { accountId } = await funded('usage-charge');
+      const meter = await f.createMeter('dear', {
+        holdMicro: '1000',
+        billingMode: 'soft',
+        unitPrices: [{ dimension: 'request', priceMicro: '150000000', perUnits: '1', unitsMax: '10' }],
+      });
+      const hold = await f.reserveByMeter(accountId, meter.id);
+      const before = await f.snapshot(accountId);
+      const body = await errorOf(
+        await finalizeWith(hold.id, { usage: { request: 1 } }),
+        403,
+        'identity_anchor_required',
+      );
+      expect(body.details).toMatchObject({ operation: 'finalize', amountMicro: '150000000' });
+      expect(await f.snapshot(accountId)).toEqual(before);
+      await anchor(accountId);
+      const done = await finalizeWith(hold.id, { usage: { request: 1 } });
+      expect(await done.json()).toMatchObject({ chargedMicro: '150000000', pricing: { totalMicro: '150000000' } });
+    });
 
     it('attack: a service token carrying another anchor than the account’s is 403 anchor_mismatch, nothing charged', async () => {
       const { accountId } = await funded('mismatch');

@@ -1,7 +1,8 @@
-// The trust policy at the gateway's money routes (DESIGN.md §5): reserves and admin grants above the threshold need
-// an anchor (403 `identity_anchor_required`); a finalize whose service token presents another anchor than the
-// account's is refused (403 `anchor_mismatch`). The routes call these helpers; the rules live in
-// @arrakis/identity-trust.
+// The trust policy at the gateway's money routes (DESIGN.md §5): reserves, admin grants and finalizes whose amount
+// is above the threshold need an anchor (403 `identity_anchor_required`); a finalize whose service token presents
+// another anchor than the account's is refused (403 `anchor_mismatch`). The routes call these helpers; the rules
+// live in @arrakis/identity-trust.
+import type { Reservation } from '@arrakis/billing-ledger';
 import {
   type Anchor,
   AnchorMismatchError,
@@ -33,6 +34,48 @@ export async function enforceTrust(
   input: { accountId: string; amountMicro: bigint; operation: TrustOperation },
 ): Promise<void> {
   await deps.identity.service.assertTrusted(input);
+}
+
+/**
+ * The most a finalize with cost `costMicro` can charge a hold, by its billing mode: `shadow` charges nothing, `live`
+ * at most the hold (`min(cost, hold)`), `soft` the whole cost (the overrun from other credit).
+ *
+ * @example
+ * ```ts
+ * chargeBoundMicro({ billingMode: 'live', amountMicro: 1000n }, 1500n); // 1000n
+ * ```
+ */
+export function chargeBoundMicro(
+  reservation: Pick<Reservation, 'billingMode' | 'amountMicro'>,
+  costMicro: bigint,
+): bigint {
+  switch (reservation.billingMode) {
+    case 'shadow':
+      return 0n;
+    case 'live':
+      return costMicro < reservation.amountMicro ? costMicro : reservation.amountMicro;
+    case 'soft':
+      return costMicro;
+  }
+}
+
+/**
+ * Applies the trust policy before a finalize (operation `finalize`): a charge above the threshold needs an anchor on
+ * the hold's account, whatever the hold was. The amount checked is {@link chargeBoundMicro} of the cost.
+ *
+ * @throws {IdentityAnchorRequiredError} `identity_anchor_required` (403).
+ * @example
+ * ```ts
+ * await enforceFinalizeTrust(ctx.deps, reservation, 2_000_000n);
+ * ```
+ */
+export async function enforceFinalizeTrust(
+  deps: Pick<AppDeps, 'identity'>,
+  reservation: Pick<Reservation, 'accountId' | 'billingMode' | 'amountMicro'>,
+  costMicro: bigint,
+): Promise<void> {
+  const amountMicro = chargeBoundMicro(reservation, costMicro);
+  await enforceTrust(deps, { accountId: reservation.accountId, amountMicro, operation: 'finalize' });
 }
 
 /** The anchor a request presents: its bearer token's `anchor` claim, and/or a verified `X-Anchor-Token`. */

@@ -258,7 +258,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
 
   app.openapi(createAccountRoute, async (c) => {
     const body = c.req.valid('json');
-    const result = await ledger.createAccount(body, writeOptions(c.req.valid('header')));
+    const result = await ledger.createAccount(body, writeOptions(c.var.principal, c.req.valid('header')));
     return result.created ? c.json(accountBody(result.account), 201) : c.json(accountBody(result.account), 200);
   });
 
@@ -302,7 +302,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
         ...(body.expiresAt === undefined ? {} : { expiresAt: body.expiresAt }),
         memo: `grant by ${principal.sub}: ${body.reason}`,
       },
-      writeOptions(c.req.valid('header')),
+      writeOptions(principal, c.req.valid('header')),
     );
     return c.json({ lot: lotBody(result.lot), balance: balanceBody(result.balance) }, 201);
   });

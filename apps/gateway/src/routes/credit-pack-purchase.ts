@@ -222,7 +222,7 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
               asset: payment.asset,
             },
           },
-          { ...writeOptions(header), settle: async () => ({ ...(await settle()) }) },
+          { ...writeOptions(c.var.principal, header), settle: async () => ({ ...(await settle()) }) },
         );
         return {
           result: purchase,

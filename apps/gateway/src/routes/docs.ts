@@ -113,7 +113,11 @@ export function registerDocsRoutes(app: GatewayApp, _ctx: RouteContext): void {
       { name: 'probes', description: 'Liveness, readiness and metrics.' },
       { name: 'auth', description: 'Who the bearer token says the caller is.' },
       { name: 'accounts', description: 'Accounts, balances, lots, journal entries and admin grants.' },
-      { name: 'reservations', description: 'Holds: reserve, finalize (charge), release.' },
+      { name: 'meters', description: 'The price book: meters and their versions (operator-owned charge terms).' },
+      {
+        name: 'reservations',
+        description: 'Holds: reserve (raw or through a meter), finalize (by cost or usage), release.',
+      },
       { name: 'events', description: 'The outbox feed of economic events.' },
       { name: 'anchors', description: 'Identity anchors, four-eyes rotations, anchor tokens and their JWKS.' },
       { name: 'internal', description: 'Service-to-service checks (verify-anchor).' },

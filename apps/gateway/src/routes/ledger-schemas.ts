@@ -1,5 +1,6 @@
 // Wire shapes of the ledger routes (accounts, reservations, events): request validation with the ledger's one
 // amount parser, response schemas for the OpenAPI document, and the functions that turn ledger values into them.
+import { createHash } from 'node:crypto';
 import type {
   Account,
   Balance,
@@ -8,7 +9,9 @@ import type {
   HoldLot,
   LedgerEvent,
   Lot,
+  Pricing,
   Reservation,
+  WriteOptions,
 } from '@arrakis/billing-ledger';
 import {
   billingModes,
@@ -18,6 +21,7 @@ import {
   InvalidAmountError,
   reservationStatuses,
   revenuePools,
+  unitPricesPerMeterMax,
 } from '@arrakis/billing-ledger';
 import { amountMicroMax, formatMicro, parseMicro } from '@arrakis/billing-ledger/money';
 import { z } from '@hono/zod-openapi';
@@ -145,17 +149,85 @@ export const IdempotencyHeaderSchema = z.object({
     }),
 });
 
+/** Longest idempotency scope the ledger takes (1–255 printable ASCII characters). */
+export const idempotencyScopeLengthMax = 255;
+const printableAscii = /^[\x20-\x7e]+$/;
+
 /**
- * The validated `Idempotency-Key` as the ledger's write options.
+ * Whose idempotency keys a request's are: `<audience>:<sub>` of its token, so two callers using the same
+ * `Idempotency-Key` never collide. A `sub` that would not fit the ledger's rule (non-ASCII, or a scope over 255
+ * characters) is replaced by its SHA-256: `<audience>:sha256:<64 hex>`.
  *
  * @example
  * ```ts
- * await ledger.mint(input, writeOptions(c.req.valid('header')));
+ * idempotencyScopeOf({ audience: 'arrakis-api', sub: 'alice' }); // 'arrakis-api:alice'
  * ```
  */
-export function writeOptions(header: { 'idempotency-key'?: string | undefined }): { idempotencyKey?: string } {
+export function idempotencyScopeOf(principal: Pick<Principal, 'audience' | 'sub'>): string {
+  const scope = `${principal.audience}:${principal.sub}`;
+  if (scope.length <= idempotencyScopeLengthMax && printableAscii.test(scope)) return scope;
+  return `${principal.audience}:sha256:${createHash('sha256').update(principal.sub, 'utf8').digest('hex')}`;
+}
+
+/**
+ * The ledger's write options of a request: the validated `Idempotency-Key` and the caller's scope
+ * ({@link idempotencyScopeOf}).
+ *
+ * @example
+ * ```ts
+ * await ledger.mint(input, writeOptions(c.var.principal, c.req.valid('header')));
+ * ```
+ */
+export function writeOptions(
+  principal: Pick<Principal, 'audience' | 'sub'>,
+  header: { 'idempotency-key'?: string | undefined },
+): WriteOptions {
   const key = header['idempotency-key'];
-  return key === undefined ? {} : { idempotencyKey: key };
+  const idempotencyScope = idempotencyScopeOf(principal);
+  return key === undefined ? { idempotencyScope } : { idempotencyKey: key, idempotencyScope };
+}
+
+/** A usage dimension: 1–64 of `a-z 0-9 _`, starting with a letter (the ledger's rule). */
+export const dimensionPattern = /^[a-z][a-z0-9_]{0,63}$/;
+/** Units as a digit string: canonical base-10, at most 20 digits (the ledger bounds each by its `unitsMax`). */
+export const unitsDigitsPattern = /^(0|[1-9][0-9]{0,19})$/;
+
+/**
+ * Units of one dimension on the wire: a JSON integer (0 to 2^53-1) or a canonical digit string, as a bigint. The
+ * meter's `unitsMax` is checked by the ledger (400 `invalid_usage`).
+ *
+ * @example
+ * ```ts
+ * UnitsSchema.parse('340'); // 340n
+ * ```
+ */
+export const UnitsSchema = z
+  .union([
+    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    z.string().regex(unitsDigitsPattern, 'expected canonical base-10 digits'),
+  ])
+  .openapi({ description: 'Units: a JSON integer or a canonical base-10 string.', example: 340 })
+  .transform((value) => BigInt(value));
+
+/**
+ * A usage (or an estimate) on the wire: dimension → units, at most 32 dimensions. Dimensions the meter does not
+ * price are refused by the ledger (400 `unknown_dimension`).
+ *
+ * @example
+ * ```ts
+ * usageSchema('The units used.').parse({ output_tokens: 340, request: '1' }); // { output_tokens: 340n, request: 1n }
+ * ```
+ */
+export function usageSchema(description: string) {
+  return z
+    .record(
+      z.string().regex(dimensionPattern, 'expected a dimension: 1-64 of a-z 0-9 _ starting with a letter'),
+      UnitsSchema,
+    )
+    .refine((usage) => Object.keys(usage).length <= unitPricesPerMeterMax, {
+      message: `at most ${unitPricesPerMeterMax} dimensions`,
+    })
+    .openapi({ description, example: { input_tokens: 1200, output_tokens: '340' } });
 }
 
 /**
@@ -305,6 +377,12 @@ const reservationFields = {
   chargedMicro: micro().nullable(),
   overrunMicro: micro().nullable(),
   uncollectedMicro: micro().nullable(),
+  meterId: z.string().nullable().openapi({ description: 'The meter whose terms the hold took; null for a raw hold.' }),
+  meterVersion: z.number().int().nullable().openapi({ description: 'The meter version that prices its usage.' }),
+  usage: z
+    .record(z.string(), z.string())
+    .nullable()
+    .openapi({ description: 'Units per dimension reported at finalize by usage; null otherwise.' }),
   lots: z.array(HoldLotSchema).openapi({ description: 'The lots the hold drew from, in consumption order.' }),
 };
 
@@ -374,6 +452,54 @@ export function distributionBody(distribution: Distribution): z.infer<typeof Dis
   };
 }
 
+/** One itemized line of a priced usage. */
+export const PricingLineSchema = z
+  .object({
+    dimension: z.string().openapi({ example: 'output_tokens' }),
+    units: z.string().openapi({ example: '340' }),
+    priceMicro: micro('Micro-USD per `perUnits` units.'),
+    perUnits: z.string().openapi({ example: '1000000' }),
+    amountMicro: micro("This line's share of the subtotal (its exact value rounded down or up)."),
+  })
+  .openapi('PricingLine');
+
+/** A usage priced under one meter version. */
+export const PricingSchema = z
+  .object({
+    meterId: z.string().openapi({ example: 'chat' }),
+    meterVersion: z.number().int().openapi({ example: 1 }),
+    lines: z.array(PricingLineSchema),
+    subtotalMicro: micro('Σ units × priceMicro / perUnits, rounded up once to a whole micro-USD.'),
+    totalMicro: micro('The subtotal capped at the meter’s maxCostMicro: the cost.'),
+    capped: z.boolean(),
+  })
+  .openapi('Pricing');
+
+/**
+ * The wire form of a priced usage.
+ *
+ * @example
+ * ```ts
+ * pricing: result.pricing === null ? null : pricingBody(result.pricing),
+ * ```
+ */
+export function pricingBody(pricing: Pricing): z.infer<typeof PricingSchema> {
+  return {
+    meterId: pricing.meterId,
+    meterVersion: pricing.meterVersion,
+    lines: pricing.lines.map((line) => ({
+      dimension: line.dimension,
+      units: line.units.toString(),
+      priceMicro: str(line.priceMicro),
+      perUnits: line.perUnits.toString(),
+      amountMicro: str(line.amountMicro),
+    })),
+    subtotalMicro: str(pricing.subtotalMicro),
+    totalMicro: str(pricing.totalMicro),
+    capped: pricing.capped,
+  };
+}
+
 /** `POST /v1/reservations/{id}/finalize`: what was charged, released, overrun, left uncollected. */
 export const FinalizeResultSchema = z
   .object({
@@ -386,6 +512,9 @@ export const FinalizeResultSchema = z
     uncollectedMicro: micro('Overrun that could not be charged (soft mode: not enough credit; shadow: everything).'),
     distribution: DistributionSchema.nullable().openapi({
       description: 'The split of the charge by the revenue rule in force; null when nothing was charged.',
+    }),
+    pricing: PricingSchema.nullable().openapi({
+      description: 'The itemized cost of a finalize by usage (under the version the hold recorded); null otherwise.',
     }),
     reservation: ReservationSchema,
     balance: BalanceSchema,
@@ -548,6 +677,14 @@ export function reservationBody(reservation: Reservation): z.infer<typeof Reserv
     chargedMicro: strOrNull(reservation.chargedMicro),
     overrunMicro: strOrNull(reservation.overrunMicro),
     uncollectedMicro: strOrNull(reservation.uncollectedMicro),
+    meterId: reservation.meterId,
+    meterVersion: reservation.meterVersion,
+    usage:
+      reservation.usage === null
+        ? null
+        : Object.fromEntries(
+            Object.entries(reservation.usage).map(([dimension, units]) => [dimension, units.toString()]),
+          ),
     lots: reservation.lots.map(holdLotBody),
   };
 }

@@ -51,6 +51,7 @@ describe(`reservation routes on ${backend}`, () => {
       });
       expect(body.lots).toEqual([{ lotId: expect.any(String), amountMicro: '1200000' }]);
       expect(body.balance).toMatchObject({ availableMicro: '3800000', reservedMicro: '1200000' });
+      expect(body).toMatchObject({ meterId: null, meterVersion: null, usage: null });
     });
 
     it('draws from the named pool first, then general, in consumption order', async () => {
@@ -60,30 +61,37 @@ describe(`reservation routes on ${backend}`, () => {
       expect(hold.lots[1]?.amountMicro).toBe('2000');
     });
 
-    it('a user holds credit on their own account, and gets 403 on any other (nothing changes)', async () => {
+    it('a user holds credit on their own account through a meter, and gets 403 on any other (nothing changes)', async () => {
+      const meter = await f.createMeter(`own-${alice.toLowerCase().replace(/[^a-z0-9]/g, '')}`);
       const own = await f.post('/v1/reservations', {
         token: aliceToken,
-        json: { accountId: alice, amountMicro: '1000' },
+        json: { accountId: alice, meterId: meter.id },
       });
       expect(own.status).toBe(201);
       const bob = await f.userAccount('bob', '1000');
       const before = await f.snapshot(alice);
       const stolen = await f.post('/v1/reservations', {
         token: bob.token,
-        json: { accountId: alice, amountMicro: '1000' },
+        json: { accountId: alice, meterId: meter.id },
       });
       await errorOf(stolen, 403, 'forbidden');
       const unknown = await f.post('/v1/reservations', {
         token: bob.token,
-        json: { accountId: 'acc_missing', amountMicro: '1000' },
+        json: { accountId: 'acc_missing', meterId: meter.id },
       });
       await errorOf(unknown, 403, 'forbidden');
       expect(await f.snapshot(alice)).toEqual(before);
-      const admin = await f.post('/v1/reservations', {
+    });
+
+    it('admins hold credit too, raw or through a meter', async () => {
+      const meter = await f.createMeter(`admin-${alice.toLowerCase().replace(/[^a-z0-9]/g, '')}`);
+      const raw = await f.post('/v1/reservations', {
         token: f.tokens.admin,
         json: { accountId: alice, amountMicro: '1' },
       });
-      await errorOf(admin, 401, 'wrong_audience');
+      expect(raw.status).toBe(201);
+      const metered = await f.reserveByMeter(alice, meter.id, f.tokens.admin);
+      expect(metered).toMatchObject({ amountMicro: '10000', meterId: meter.id, meterVersion: 1 });
     });
 
     it('more than the balance is a 402 insufficient_credits with the shortfall, and changes nothing', async () => {

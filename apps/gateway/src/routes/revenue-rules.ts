@@ -363,30 +363,45 @@ export function registerRevenueRuleRoutes(app: GatewayApp, ctx: RouteContext): v
 
   app.openapi(proposeRoute, async (c) => {
     const body = c.req.valid('json');
-    const rule = await ledger.proposeRule({ ...body, actor: c.var.principal.sub }, writeOptions(c.req.valid('header')));
+    const rule = await ledger.proposeRule(
+      { ...body, actor: c.var.principal.sub },
+      writeOptions(c.var.principal, c.req.valid('header')),
+    );
     return c.json(revenueRuleBody(rule), 201);
   });
 
   app.openapi(submitRoute, async (c) => {
     const input = { ruleId: c.req.valid('param').id, actor: c.var.principal.sub };
-    return c.json(revenueRuleBody(await ledger.submitRule(input, writeOptions(c.req.valid('header')))), 200);
+    return c.json(
+      revenueRuleBody(await ledger.submitRule(input, writeOptions(c.var.principal, c.req.valid('header')))),
+      200,
+    );
   });
 
   app.openapi(approveRoute, async (c) => {
     const input = { ruleId: c.req.valid('param').id, actor: c.var.principal.sub };
-    return c.json(revenueRuleBody(await ledger.approveRule(input, writeOptions(c.req.valid('header')))), 200);
+    return c.json(
+      revenueRuleBody(await ledger.approveRule(input, writeOptions(c.var.principal, c.req.valid('header')))),
+      200,
+    );
   });
 
   app.openapi(rejectRoute, async (c) => {
     const { reason } = c.req.valid('json');
     const input = { ruleId: c.req.valid('param').id, actor: c.var.principal.sub, reason };
-    return c.json(revenueRuleBody(await ledger.rejectRule(input, writeOptions(c.req.valid('header')))), 200);
+    return c.json(
+      revenueRuleBody(await ledger.rejectRule(input, writeOptions(c.var.principal, c.req.valid('header')))),
+      200,
+    );
   });
 
   app.openapi(activateNowRoute, async (c) => {
     const { reason } = c.req.valid('json');
     const input = { ruleId: c.req.valid('param').id, actor: c.var.principal.sub, reason };
-    return c.json(revenueRuleBody(await ledger.activateRuleNow(input, writeOptions(c.req.valid('header')))), 200);
+    return c.json(
+      revenueRuleBody(await ledger.activateRuleNow(input, writeOptions(c.var.principal, c.req.valid('header')))),
+      200,
+    );
   });
 
   // `/active` before `/{id}`: a static segment wins over the parameter.

@@ -41,6 +41,8 @@ export interface AppFixture {
     path: string,
     options?: { token?: string; json?: unknown; body?: string; headers?: Record<string, string> },
   ): Promise<Response>;
+  /** `app.request` PUT with a JSON body. */
+  put(path: string, options?: { token?: string; json?: unknown; headers?: Record<string, string> }): Promise<Response>;
 }
 
 export interface AppFixtureOptions {
@@ -131,6 +133,16 @@ export async function makeAppFixture(options: AppFixtureOptions = {}): Promise<A
         body: o.body ?? (o.json === undefined ? undefined : JSON.stringify(o.json)),
         headers: {
           ...(o.json === undefined && o.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }),
+          ...o.headers,
+        },
+      }),
+    put: async (path, o = {}) =>
+      app.request(path, {
+        method: 'PUT',
+        body: o.json === undefined ? undefined : JSON.stringify(o.json),
+        headers: {
+          ...(o.json === undefined ? {} : { 'content-type': 'application/json' }),
           ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }),
           ...o.headers,
         },

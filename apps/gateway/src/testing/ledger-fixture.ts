@@ -33,6 +33,15 @@ export interface LedgerAppFixture extends AppFixture {
   grant(accountId: string, amountMicro: string, extra?: Record<string, unknown>): Promise<GrantAnswer>;
   /** `POST /v1/reservations` as the service; returns the answer body. */
   reserve(accountId: string, amountMicro: string, extra?: Record<string, unknown>): Promise<ReserveAnswer>;
+  /** `POST /v1/meters` as the admin (`holdMicro` 10000, one `request` price of 100 unless given); returns the answer. */
+  createMeter(id: string, extra?: Record<string, unknown>): Promise<MeterAnswer>;
+  /** `POST /v1/reservations` through a meter with `token` (default the service); returns the answer body. */
+  reserveByMeter(
+    accountId: string,
+    meterId: string,
+    token?: string,
+    extra?: Record<string, unknown>,
+  ): Promise<ReserveAnswer>;
   /** Balance (without `asOf`), every lot and entry, and the number of events: what a refused request must not change. */
   snapshot(accountId: string): Promise<unknown>;
   close(): Promise<void>;
@@ -43,10 +52,29 @@ export interface GrantAnswer {
   balance: { availableMicro: string; reservedMicro: string };
 }
 
+export interface MeterAnswer {
+  id: string;
+  version: number;
+  poolId: string;
+  billingMode: string;
+  holdMicro: string;
+  maxCostMicro: string | null;
+  ttlSeconds: number | null;
+  unitPrices: { dimension: string; priceMicro: string; perUnits: string; unitsMax: string }[];
+  effectiveAt: string;
+  createdBy: string;
+  createdAt: string;
+}
+
 export interface ReserveAnswer {
   id: string;
   status: string;
   amountMicro: string;
+  poolId: string;
+  billingMode: string;
+  meterId: string | null;
+  meterVersion: number | null;
+  usage: Record<string, string> | null;
   lots: { lotId: string; amountMicro: string }[];
   balance: { availableMicro: string; reservedMicro: string };
 }
@@ -117,6 +145,15 @@ export async function makeLedgerAppFixture(
         token: tokens.service,
         json: { accountId, amountMicro, ...extra },
       });
+      return expectStatus<ReserveAnswer>(response, 201);
+    },
+    async createMeter(id, extra = {}) {
+      const json = { id, holdMicro: '10000', unitPrices: [{ dimension: 'request', priceMicro: '100', perUnits: '1' }] };
+      const response = await fixture.post('/v1/meters', { token: tokens.admin, json: { ...json, ...extra } });
+      return expectStatus<MeterAnswer>(response, 201);
+    },
+    async reserveByMeter(accountId, meterId, token = tokens.service, extra = {}) {
+      const response = await fixture.post('/v1/reservations', { token, json: { accountId, meterId, ...extra } });
       return expectStatus<ReserveAnswer>(response, 201);
     },
     async snapshot(accountId) {
