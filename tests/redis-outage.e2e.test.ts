@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== undefined)('Redis really stopped and restarted', 
       const outageStartedAtMs = Date.now();
       while (Date.now() - outageStartedAtMs < outageSampleMs) {
         for (const policy of Object.keys(latenciesMs)) {
-          const { value: response, ms } = await timed(() => app.request(`/${policy}`));
+          const { value: response, ms } = await timed(async () => app.request(`/${policy}`));
           latenciesMs[policy]?.push(ms);
           expect(ms, `${policy} decided in ${ms.toFixed(1)} ms`).toBeLessThan(decisionLatencyMsMax);
           if (policy === 'fail-closed') {

@@ -47,7 +47,12 @@ export async function priceBook() {
     });
 
     // A daily cap of 10 cents: a hold that would pass it is refused (HTTP 402) and nothing is held.
-    await ledger.setSpendCaps({ accountId: account.id, dailyCapMicro: 100_000n, monthlyCapMicro: null, actor: 'alice' });
+    await ledger.setSpendCaps({
+      accountId: account.id,
+      dailyCapMicro: 100_000n,
+      monthlyCapMicro: null,
+      actor: 'alice',
+    });
     let capRefusal: string | null = null;
     try {
       await ledger.reserve({ accountId: account.id, meterId: 'chat', estimate: { output_tokens: 10_000 } });
