@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTestKeyPair } from '@arrakis/e2e-contracts';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './config.js';
+import { ConfigError, isLoopbackHost, parseConfig } from './config.js';
 
 function issuesOf(env: Record<string, string>): { variable: string; message: string }[] {
   try {
@@ -91,6 +91,17 @@ describe('parseConfig', () => {
       'LEDGER_DB_POOL_MAX',
     ]);
     expect(issuesOf({ LEDGER_SWEEP_INTERVAL_MS: '-5' })[0]?.message).toBe('expected a non-negative integer');
+  });
+
+  it('refuses a HOST that is not loopback without an explicit NODE_ENV (the dev default prints an admin token)', () => {
+    for (const HOST of ['0.0.0.0', '::', '10.0.0.5', 'gateway.internal']) {
+      expect(() => parseConfig({ HOST })).toThrow(/NODE_ENV.*not a loopback address/s);
+    }
+    for (const HOST of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) {
+      expect(parseConfig({ HOST }).host).toBe(HOST);
+    }
+    expect(parseConfig({ HOST: '0.0.0.0', NODE_ENV: 'development' }).nodeEnv).toBe('development');
+    expect(isLoopbackHost('128.0.0.1')).toBe(false);
   });
 
   it('treats empty variables as unset', () => {

@@ -235,10 +235,25 @@ function parsePublicJwks(raw: string, algorithms: JwtAlgorithm[], issues: Config
 }
 
 /**
+ * True for the loopback addresses a development gateway may listen on: `localhost`, `127.0.0.0/8`, `::1`.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost('127.0.0.1'); // true
+ * isLoopbackHost('0.0.0.0'); // false
+ * ```
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+/**
  * Validates an environment (e.g. `process.env`) into a {@link GatewayConfig}. Unknown variables are ignored.
  *
  * Production (`NODE_ENV=production`) requires `JWT_PUBLIC_JWK` or `JWT_JWKS_URL` (https); elsewhere, without
- * either, the gateway uses a dev key pair kept in `DATA_DIR/dev-jwk.json`.
+ * either, the gateway uses a dev key pair kept in `DATA_DIR/dev-jwk.json`. A `HOST` that is not loopback needs an
+ * explicit `NODE_ENV` (the development default prints a ready admin token).
  *
  * @throws {ConfigError} listing every invalid variable.
  * @example
@@ -259,6 +274,13 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
     throw new ConfigError(issues);
   }
   const e = result.data;
+  if (present.NODE_ENV === undefined && !isLoopbackHost(e.HOST)) {
+    // Development (the default) uses a dev key and prints a ready admin token: never by accident on a reachable address.
+    issues.push({
+      variable: 'NODE_ENV',
+      message: `HOST ${JSON.stringify(e.HOST)} is not a loopback address: set NODE_ENV explicitly (production needs JWT_PUBLIC_JWK or JWT_JWKS_URL; development prints a ready admin token)`,
+    });
+  }
   const algorithms = e.JWT_ALGORITHMS;
   const jwk = e.JWT_PUBLIC_JWK === undefined || e.JWT_PUBLIC_JWK === '' ? undefined : e.JWT_PUBLIC_JWK;
   let keys: JwtKeySource = { kind: 'dev', dataDir: e.DATA_DIR };
