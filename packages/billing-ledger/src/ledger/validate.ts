@@ -91,6 +91,21 @@ export function assertExternalId(field: string, value: unknown): asserts value i
   }
 }
 
+/** An idempotency key or scope: 1–255 printable ASCII characters (spaces allowed inside). */
+function assertKeyText(field: 'idempotencyKey' | 'idempotencyScope', value: unknown): asserts value is string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > idempotencyKeyLengthMax ||
+    !keyPattern.test(value)
+  ) {
+    throw new InvalidArgumentError(
+      `${field} ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
+      { details: { field, value: quoteValue(value) } },
+    );
+  }
+}
+
 /**
  * An idempotency key: 1–255 printable ASCII characters (spaces allowed inside).
  *
@@ -99,17 +114,7 @@ export function assertExternalId(field: string, value: unknown): asserts value i
  * assertIdempotencyKey('order-42');
  */
 export function assertIdempotencyKey(value: unknown): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > idempotencyKeyLengthMax ||
-    !keyPattern.test(value)
-  ) {
-    throw new InvalidArgumentError(
-      `idempotencyKey ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
-      { details: { field: 'idempotencyKey', value: quoteValue(value) } },
-    );
-  }
+  assertKeyText('idempotencyKey', value);
 }
 
 /**
@@ -120,17 +125,7 @@ export function assertIdempotencyKey(value: unknown): asserts value is string {
  * assertIdempotencyScope('arrakis-api:alice');
  */
 export function assertIdempotencyScope(value: unknown): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > idempotencyKeyLengthMax ||
-    !keyPattern.test(value)
-  ) {
-    throw new InvalidArgumentError(
-      `idempotencyScope ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
-      { details: { field: 'idempotencyScope', value: quoteValue(value) } },
-    );
-  }
+  assertKeyText('idempotencyScope', value);
 }
 
 /**
