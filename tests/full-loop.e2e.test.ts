@@ -41,6 +41,8 @@ const ledgerCli = fileURLToPath(new URL('../packages/billing-ledger/dist/cli.js'
 const crashRunCalls = 200;
 const killAfterCalls = 100;
 const holdMicro = 1_000_000n;
+/** The meters the agents reserve through (id → holdMicro): a $3 call, and the loop's $1 call. */
+const agentMeters = { 'agent-call-3usd': '3000000', 'agent-call': holdMicro.toString() } as const;
 
 type Json = Record<string, unknown>;
 
@@ -104,6 +106,14 @@ describe.skipIf(skipReason !== '')(`full loop: pay → credits → metered calls
       sub: 'auditor',
       ttlSeconds: 1800,
     });
+    // Users reserve through the operator's price book only: one meter per hold size the agents use.
+    for (const [id, holdMicroText] of Object.entries(agentMeters)) {
+      const created = await call(0, 'POST', '/v1/meters', {
+        token: adminToken,
+        json: { id, holdMicro: holdMicroText, unitPrices: [{ dimension: 'request', priceMicro: '1', perUnits: '1' }] },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+    }
   }, 180_000);
 
   afterAll(async () => {
@@ -204,7 +214,7 @@ describe.skipIf(skipReason !== '')(`full loop: pay → credits → metered calls
     // 1. The metered call finds no credits: 402 insufficient_credits, with an x402 offer for the smallest pack.
     const short = await call(1, 'POST', '/v1/reservations', {
       token: agent.token,
-      json: { accountId: agent.accountId, amountMicro: '3000000' },
+      json: { accountId: agent.accountId, meterId: 'agent-call-3usd' },
     });
     expect(short.status).toBe(402);
     expect(short.body.error).toBe('insufficient_credits');
@@ -237,7 +247,7 @@ describe.skipIf(skipReason !== '')(`full loop: pay → credits → metered calls
     expect(balance.body.availableMicro).toBe('5000000');
     const hold = await call(0, 'POST', '/v1/reservations', {
       token: agent.token,
-      json: { accountId: agent.accountId, amountMicro: '3000000' },
+      json: { accountId: agent.accountId, meterId: 'agent-call-3usd' },
     });
     expect(hold.status, JSON.stringify(hold.body)).toBe(201);
     const finalized = await call(1, 'POST', `/v1/reservations/${hold.body.id as string}/finalize`, {
@@ -375,7 +385,7 @@ describe.skipIf(skipReason !== '')(`full loop: pay → credits → metered calls
           if (attempt > 5) throw new Error(`call ${i}: reserve kept failing: ${JSON.stringify(reserved?.body)}`);
           reserved = await send(preferred, 'POST', '/v1/reservations', {
             token: agent.token,
-            json: { accountId: agent.accountId, amountMicro: holdMicro.toString() },
+            json: { accountId: agent.accountId, meterId: 'agent-call' },
             headers: { 'idempotency-key': `reserve-${agentIndex}-${i}-${attempt}` },
           });
           if (reserved.status === 402) {
