@@ -126,6 +126,7 @@ export {
   issueAnchorToken,
   verifyAnchorToken,
 } from './tokens/anchor-token.js';
+export { canonicalEs256Token, hasCanonicalSignature, malleateEs256Signature } from './tokens/canonical-signature.js';
 export type { AnchorKeyRing, AnchorSigningKey, AnchorTokenAlgorithm, PrivateJwkSet } from './tokens/key-ring.js';
 export {
   anchorTokenAlgorithms,

@@ -12,6 +12,7 @@ import {
   issueAnchorToken,
   verifyAnchorToken,
 } from './anchor-token.js';
+import { hasCanonicalSignature, malleateEs256Signature } from './canonical-signature.js';
 import {
   type AnchorKeyRing,
   type AnchorSigningKey,
@@ -76,6 +77,14 @@ beforeAll(async () => {
 });
 
 describe('issueAnchorToken / verifyAnchorToken', () => {
+  it('issues the canonical low-S ES256 signature; a high-S twin still verifies (standard issuers emit both)', async () => {
+    for (let i = 0; i < 16; i += 1) {
+      const { token } = await issue();
+      expect(hasCanonicalSignature(token)).toBe(true);
+      await expect(verify(malleateEs256Signature(token))).resolves.toMatchObject({ accountId: 'acc_a' });
+    }
+  });
+
   it('round-trips the claims: sub = account, anchor, epoch, kid, iss, aud, a lifetime ≤ 10 minutes', async () => {
     const { token, expiresAtMs, tokenId } = await issue({ epoch: 3, ttlSeconds: 600 });
     const [headerPart] = token.split('.');

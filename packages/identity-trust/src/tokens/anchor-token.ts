@@ -19,6 +19,7 @@ import {
 } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
+import { canonicalEs256Token } from './canonical-signature.js';
 import { type AnchorSigningKey, type AnchorTokenAlgorithm, anchorTokenAlgorithms } from './key-ring.js';
 
 /** Longest lifetime of an anchor token: 10 minutes. A rotated anchor cannot be revoked statelessly, so keep it short. */
@@ -114,7 +115,7 @@ export async function issueAnchorToken(
   assertText('tokenId', tokenId, 128);
   const iat = Math.floor(options.nowMs / 1000);
   const exp = iat + ttlSeconds;
-  const token = await new SignJWT({ anchor: options.anchor, anc_v: anchorVersion, anc_epoch: options.epoch })
+  const signed = await new SignJWT({ anchor: options.anchor, anc_v: anchorVersion, anc_epoch: options.epoch })
     .setProtectedHeader({ alg: options.key.alg, kid: options.key.kid, typ: anchorTokenType })
     .setIssuer(options.issuer)
     .setAudience(options.audience)
@@ -124,7 +125,9 @@ export async function issueAnchorToken(
     .setExpirationTime(exp)
     .setJti(tokenId)
     .sign(options.key.privateKey);
-  return { token, expiresAtMs: exp * 1000, tokenId };
+  // WebCrypto emits the high-S encoding of about half its ECDSA signatures; issue the canonical (low-S) one, which
+  // strict verifiers require and every verifier accepts.
+  return { token: canonicalEs256Token(signed), expiresAtMs: exp * 1000, tokenId };
 }
 
 /** Options of {@link verifyAnchorToken}. */
