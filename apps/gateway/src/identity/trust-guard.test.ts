@@ -2,6 +2,7 @@ import { createAnchorKeyRing, generateAnchorSigningKey, issueAnchorToken } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anchorOfBody, nftBody } from '../testing/identity-helpers.js';
 import { errorOf, type LedgerAppFixture, makeLedgerAppFixture } from '../testing/ledger-fixture.js';
+import { trustMayRefuse } from './trust-guard.js';
 
 const backend = process.env.DATABASE_URL ? 'Postgres' : 'PGlite';
 const threshold = '100000000';
@@ -251,5 +252,19 @@ describe('trust policy settings', () => {
     } finally {
       await low.close();
     }
+  });
+});
+
+describe('trustMayRefuse (when the routes read a hold or a meter for the check)', () => {
+  const deps = (enabled: boolean) =>
+    ({ identity: { config: { trust: { enabled, thresholdMicro: 100n } } } }) as unknown as Parameters<
+      typeof trustMayRefuse
+    >[0];
+  it('only with the policy on and a bound above the threshold (or no bound known)', () => {
+    expect(trustMayRefuse(deps(false))).toBe(false);
+    expect(trustMayRefuse(deps(false), 1_000n)).toBe(false);
+    expect(trustMayRefuse(deps(true), 100n)).toBe(false);
+    expect(trustMayRefuse(deps(true), 101n)).toBe(true);
+    expect(trustMayRefuse(deps(true))).toBe(true);
   });
 });

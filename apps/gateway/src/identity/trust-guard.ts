@@ -37,6 +37,20 @@ export async function enforceTrust(
 }
 
 /**
+ * True when the trust policy could refuse an amount of at most `upperBoundMicro` (undefined: any amount) — so the
+ * routes read a hold or a meter for the check only when its answer can matter (policy on, bound above the threshold).
+ *
+ * @example
+ * ```ts
+ * if (trustMayRefuse(ctx.deps, input.actualCostMicro)) await enforceFinalizeTrust(ctx.deps, hold, costMicro);
+ * ```
+ */
+export function trustMayRefuse(deps: Pick<AppDeps, 'identity'>, upperBoundMicro?: bigint): boolean {
+  const { enabled, thresholdMicro } = deps.identity.config.trust;
+  return enabled && (upperBoundMicro === undefined || upperBoundMicro > thresholdMicro);
+}
+
+/**
  * The most a finalize with cost `costMicro` can charge a hold, by its billing mode: `shadow` charges nothing, `live`
  * at most the hold (`min(cost, hold)`), `soft` the whole cost (the overrun from other credit).
  *

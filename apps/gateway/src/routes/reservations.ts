@@ -13,7 +13,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Principal } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { RequestValidationError, TermsNotAllowedError } from '../errors.js';
-import { enforceFinalizeAnchor, enforceFinalizeTrust, enforceTrust } from '../identity/trust-guard.js';
+import { enforceFinalizeAnchor, enforceFinalizeTrust, enforceTrust, trustMayRefuse } from '../identity/trust-guard.js';
 import { accountFor } from './accounts.js';
 import { paymentRequiredForShortfall } from './credit-pack-purchase.js';
 import {
@@ -242,8 +242,11 @@ function registerReserveRoute(app: GatewayApp, ctx: RouteContext): void {
     const principal = c.var.principal;
     const input = reserveInputOf(principal, c.req.valid('json'));
     const account = await accountFor(ledger, principal, input.accountId);
-    const holdMicro = await holdMicroOf(ledger, input);
-    await enforceTrust(ctx.deps, { accountId: account.id, amountMicro: holdMicro, operation: 'reserve' });
+    // A metered hold is sized by the meter: read it for the check only when the policy could refuse.
+    if (input.meterId === undefined || trustMayRefuse(ctx.deps)) {
+      const holdMicro = await holdMicroOf(ledger, input);
+      await enforceTrust(ctx.deps, { accountId: account.id, amountMicro: holdMicro, operation: 'reserve' });
+    }
     const result = await ledger
       .reserve({ ...input, accountId: account.id }, writeOptions(principal, c.req.valid('header')))
       .catch((error: unknown) => {
@@ -293,10 +296,13 @@ function registerFinalizeRoute(app: GatewayApp, ctx: RouteContext): void {
     const { id } = c.req.valid('param');
     const input = finalizeInputOf(id, c.req.valid('json'));
     await enforceFinalizeAnchor(ctx.deps, c, id);
-    const hold = await ledger.getReservation(id);
-    // Only a pending hold can be charged: a finalized one answers its stored result (or a conflict), others a 409.
-    const costMicro = hold.status === 'pending' ? await finalizeCostMicro(ledger, hold, input) : null;
-    if (costMicro !== null) await enforceFinalizeTrust(ctx.deps, hold, costMicro);
+    // The charge is at most the cost: read the hold (and its meter) only when the policy could refuse it.
+    if (trustMayRefuse(ctx.deps, input.actualCostMicro)) {
+      const hold = await ledger.getReservation(id);
+      // Only a pending hold can be charged: a finalized one answers its stored result (or a conflict), others a 409.
+      const costMicro = hold.status === 'pending' ? await finalizeCostMicro(ledger, hold, input) : null;
+      if (costMicro !== null) await enforceFinalizeTrust(ctx.deps, hold, costMicro);
+    }
     const result = await ledger.finalize(input, writeOptions(c.var.principal, c.req.valid('header')));
     return c.json(finalizeAnswer(result, input), 200);
   });
