@@ -19,6 +19,7 @@ export type IdentityErrorCode =
   | 'rotation_expired'
   | 'rotation_pending'
   | 'anchor_changed'
+  | 'idempotency_key_reused'
   | 'anchor_token_invalid'
   | 'anchor_token_expired'
   | 'wallet_proof_invalid'
@@ -58,6 +59,7 @@ export const identityErrorHttpStatus: Readonly<Record<IdentityErrorCode, Identit
   rotation_expired: 409,
   rotation_pending: 409,
   anchor_changed: 409,
+  idempotency_key_reused: 409,
   anchor_token_invalid: 401,
   anchor_token_expired: 401,
   wallet_proof_invalid: 403,
@@ -361,6 +363,28 @@ export class AnchorChangedError extends IdentityError {
       `rotation ${quoteValue(rotationId)} was requested for anchor epoch ${expectedEpoch}, the anchor is now at epoch ${actualEpoch}`,
       { details: { rotationId, expectedEpoch, actualEpoch } },
     );
+  }
+}
+
+/**
+ * The idempotency key was already used, by the same caller for the same operation, with another request: a key names
+ * one request. Nothing was written.
+ *
+ * @example
+ * throw new IdempotencyKeyReusedError({ scope: 'bind@arrakis-admin:root', idempotencyKey: 'bind-1' });
+ */
+export class IdempotencyKeyReusedError extends IdentityError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  readonly scope: string;
+  readonly idempotencyKey: string;
+  constructor(input: { scope: string; idempotencyKey: string }) {
+    super(
+      'idempotency_key_reused',
+      `idempotency key ${quoteValue(input.idempotencyKey)} was already used for ${input.scope} with a different request`,
+      { details: { scope: input.scope, idempotencyKey: input.idempotencyKey } },
+    );
+    this.scope = input.scope;
+    this.idempotencyKey = input.idempotencyKey;
   }
 }
 

@@ -50,6 +50,7 @@ export {
   anchorPrefix,
   ChainUnavailableError,
   FourEyesViolationError,
+  IdempotencyKeyReusedError,
   IdentityAnchorRequiredError,
   IdentityError,
   InvalidAddressError,
@@ -66,6 +67,17 @@ export {
   WalletProofInvalidError,
 } from './errors.js';
 export type {
+  IdempotencyClaim,
+  IdempotentOperation,
+  IdentityWriteOptions,
+} from './idempotency/idempotency.js';
+export {
+  idempotencyKeyLengthMax,
+  idempotencyTtlMsDefault,
+  idempotencyTtlMsMax,
+  idempotencyTtlMsMin,
+} from './idempotency/idempotency.js';
+export type {
   AnchorAuditAction,
   AnchorAuditRecord,
   AnchorRecord,
@@ -75,18 +87,21 @@ export type {
   RequestRotationCommand,
   RotationRecord,
   RotationStatus,
+  StoredAnswer,
 } from './ports/anchor-store.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';
 export type { NonceClaimer } from './ports/nonce-claimer.js';
 export type { FourEyesCheck } from './rotation/four-eyes.js';
 export { assertFourEyes } from './rotation/four-eyes.js';
+export type { ApproveRotationResult, BindAnchorResult } from './service/anchor-writes.js';
+export { actorLengthMax, rotationReasonLengthMax } from './service/anchor-writes.js';
 export type { AnchorVerification, IdentityTrust, IdentityTrustOptions } from './service/identity-trust.js';
 export {
-  actorLengthMax,
   auditLimitDefault,
   createIdentityTrust,
-  rotationReasonLengthMax,
+  idempotencySweepBatchSizeDefault,
+  idempotencySweepBatchSizeMax,
   rotationTtlMsDefault,
   rotationTtlMsMax,
   rotationTtlMsMin,
@@ -109,6 +124,7 @@ export {
   walletProofNonceScope,
   walletProofStatement,
 } from './siwe/wallet-proof.js';
+export { checkFreeText, isStorableText } from './text/free-text.js';
 export type {
   AnchorClaims,
   AnchorTokenVerifier,

@@ -9,9 +9,22 @@
  *   most one pending request per account (partial unique index).
  * - `identity_anchor_audit`: append-only (a trigger refuses UPDATE, DELETE and TRUNCATE); anchors appear only as
  *   their first 8 hex digits.
+ * - `identity_idempotency_keys`: the answer of each write made with an `Idempotency-Key`, per operation and caller
+ *   scope, written in the transaction of that write.
  */
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, numeric, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  numeric,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const uint256 = (name: string) => numeric(name, { precision: 78, scale: 0, mode: 'bigint' });
@@ -129,5 +142,30 @@ export const identityAnchorAudit = pgTable(
     check('identity_anchor_audit_action', inList('action', auditActions)),
     check('identity_anchor_audit_old_prefix', prefixFormat('old_anchor_prefix')),
     check('identity_anchor_audit_new_prefix', prefixFormat('new_anchor_prefix')),
+  ],
+);
+
+/**
+ * Answers of identity writes made with an idempotency key: one row per `(scope, key)` (scope =
+ * `<operation>@<caller>`), inserted by the write's own transaction with `response` null, then given the answer (lossless
+ * JSON text) before that transaction commits. An expired row may be claimed again by a new request.
+ */
+export const identityIdempotencyKeys = pgTable(
+  'identity_idempotency_keys',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    /** sha256 (hex) of the canonical JSON of the write's normalized input. */
+    requestHash: text('request_hash').notNull(),
+    /** The stored answer; null only inside the transaction of the write that claimed the key. */
+    response: text('response'),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scope, t.key] }),
+    index('identity_idempotency_keys_expiry_idx').on(t.expiresAt),
+    check('identity_idempotency_keys_hash_format', sql.raw(`request_hash ~ '^[0-9a-f]{64}$'`)),
+    check('identity_idempotency_keys_expiry', sql`${t.expiresAt} > ${t.createdAt}`),
   ],
 );

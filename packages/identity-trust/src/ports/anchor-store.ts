@@ -1,5 +1,6 @@
 import type { Address } from 'viem';
 import type { Anchor, NormalizedAnchorInput } from '../anchor/derive-anchor.js';
+import type { IdempotencyClaim } from '../idempotency/idempotency.js';
 
 /** Statuses of a rotation request: `pending` until approved, or `expired` once past its expiry unapproved. */
 export type RotationStatus = 'pending' | 'approved' | 'expired';
@@ -63,6 +64,8 @@ export interface BindAnchorCommand {
   nft: NormalizedAnchorInput;
   actor: string;
   now: Date;
+  /** Claimed in the write's transaction when given (see {@link AnchorStore}). */
+  idempotency?: IdempotencyClaim | undefined;
 }
 
 /** Input of {@link AnchorStore.requestRotation}. */
@@ -75,6 +78,8 @@ export interface RequestRotationCommand {
   actor: string;
   now: Date;
   expiresAt: Date;
+  /** Claimed in the write's transaction when given (see {@link AnchorStore}). */
+  idempotency?: IdempotencyClaim | undefined;
 }
 
 /** Input of {@link AnchorStore.approveRotation}. */
@@ -82,6 +87,14 @@ export interface ApproveRotationCommand {
   rotationId: string;
   actor: string;
   now: Date;
+  /** Claimed in the write's transaction when given (see {@link AnchorStore}). */
+  idempotency?: IdempotencyClaim | undefined;
+}
+
+/** An answer stored under an idempotency key. */
+export interface StoredAnswer {
+  /** The result the write returned, decoded (bigints and dates restored). */
+  result: unknown;
 }
 
 /**
@@ -97,6 +110,13 @@ export interface ApproveRotationCommand {
  *   answers it again); `rotation_expired` (the request is marked `expired`); `four_eyes_violation`
  *   (`approver_is_requester`, `approver_is_creator`); `anchor_in_use`.
  *
+ * Idempotency: a write command with an `idempotency` claim first claims its `(scope, key)` in its own transaction.
+ * When a committed write already holds the key (unexpired) with the same `requestHash`, the method answers that
+ * write's stored result and writes nothing; with another hash it throws `IdempotencyKeyReusedError`. Otherwise the
+ * write runs and stores its result under the key before it commits, so a key's answer exists exactly when its write
+ * does. A write that throws stores nothing (an approval that finds its request expired commits the expiry, and
+ * releases the key).
+ *
  * The Postgres implementation is `createPostgresAnchorStore` (`@arrakis/identity-trust/postgres`).
  */
 export interface AnchorStore {
@@ -107,4 +127,13 @@ export interface AnchorStore {
   getRotation(rotationId: string): Promise<RotationRecord | null>;
   /** The account's audit rows, oldest first, at most `limit`. */
   listAudit(accountId: string, options: { limit: number }): Promise<AnchorAuditRecord[]>;
+  /**
+   * The answer a committed write stored under the claim's key (unexpired at `now`), or `null`. Read-only: lets the
+   * service answer a replay before work it does outside the store (an on-chain ownership read).
+   *
+   * @throws {IdempotencyKeyReusedError} when the key holds the answer of another request.
+   */
+  findAnswer(claim: IdempotencyClaim, now: Date): Promise<StoredAnswer | null>;
+  /** Deletes up to `batchSizeMax` answers expired at `now` (oldest first) and returns how many. */
+  sweepAnswers(input: { now: Date; batchSizeMax: number }): Promise<{ count: number }>;
 }

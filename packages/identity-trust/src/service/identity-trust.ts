@@ -1,11 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import {
-  type Anchor,
-  type AnchorInput,
-  anchorOfNormalized,
-  assertAnchor,
-  normalizeAnchorInput,
-} from '../anchor/derive-anchor.js';
+import { type Anchor, type AnchorInput, assertAnchor } from '../anchor/derive-anchor.js';
 import type { OwnershipVerifier } from '../chain/verify-ownership.js';
 import {
   AnchorMismatchError,
@@ -14,6 +7,12 @@ import {
   OwnershipNotVerifiedError,
   quoteValue,
 } from '../errors.js';
+import {
+  type IdentityWriteOptions,
+  idempotencyTtlMsDefault,
+  idempotencyTtlMsMax,
+  idempotencyTtlMsMin,
+} from '../idempotency/idempotency.js';
 import type { AnchorAuditRecord, AnchorRecord, AnchorStore, RotationRecord } from '../ports/anchor-store.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import {
@@ -24,6 +23,16 @@ import {
   type TrustOperation,
   type TrustPolicy,
 } from '../trust/evaluate-trust.js';
+import {
+  type AnchorWritesContext,
+  type ApproveRotationResult,
+  approveRotation,
+  assertAccountId,
+  type BindAnchorResult,
+  bindAnchor,
+  findBindReplay,
+  requestRotation,
+} from './anchor-writes.js';
 
 /** Default lifetime of a rotation request: 24 hours. */
 export const rotationTtlMsDefault = 24 * 3_600_000;
@@ -31,14 +40,14 @@ export const rotationTtlMsDefault = 24 * 3_600_000;
 export const rotationTtlMsMax = 30 * 24 * 3_600_000;
 /** Shortest lifetime of a rotation request: 1 minute. */
 export const rotationTtlMsMin = 60_000;
-/** Longest actor name (a token subject), in characters. */
-export const actorLengthMax = 256;
 /** Longest account id, in characters. */
 export const accountIdLengthMax = 255;
-/** Longest rotation reason, in characters. */
-export const rotationReasonLengthMax = 500;
 /** Default and largest page of audit rows. */
 export const auditLimitDefault = 100;
+/** Default batch of `sweepIdempotencyKeys`. */
+export const idempotencySweepBatchSizeDefault = 1000;
+/** Largest batch of `sweepIdempotencyKeys`. */
+export const idempotencySweepBatchSizeMax = 10_000;
 
 /** Options of {@link createIdentityTrust}. */
 export interface IdentityTrustOptions {
@@ -48,6 +57,8 @@ export interface IdentityTrustOptions {
   policy?: TrustPolicy;
   /** How long a rotation request waits for its approval; default 24 h, 1 minute to 30 days. */
   rotationTtlMs?: number;
+  /** How long the answer of a write made with an idempotency key is kept; default 24 h, 1 minute to 30 days. */
+  idempotencyTtlMs?: number;
   /**
    * When given, `ownerOf` is read on chain before a binding, a rotation request and its approval (the new NFT's
    * owner must be the claimed one), and by `verifyAnchor({ checkOwnership: true })`.
@@ -72,22 +83,54 @@ export interface IdentityTrust {
   getAnchor(accountId: string): Promise<AnchorRecord | null>;
   /** @throws {AnchorNotFoundError} `anchor_not_found`. */
   requireAnchor(accountId: string): Promise<AnchorRecord>;
-  bindAnchor(input: { accountId: string; nft: AnchorInput; actor: string }): Promise<{
-    record: AnchorRecord;
-    created: boolean;
-  }>;
-  requestRotation(input: {
-    accountId: string;
-    nft: AnchorInput;
-    actor: string;
-    reason?: string | null;
-  }): Promise<RotationRecord>;
-  approveRotation(input: { rotationId: string; actor: string }): Promise<{
-    rotation: RotationRecord;
-    anchor: AnchorRecord;
-  }>;
+  /**
+   * Binds an NFT's anchor to an account: idempotent per account and anchor (`created: false` on a repeat), one account
+   * per anchor and per NFT. With `options.idempotencyKey`, a repeat with the same key and scope answers the first
+   * answer (`created` included) without reading the chain again.
+   *
+   * @throws {IdempotencyKeyReusedError} `idempotency_key_reused` when the key was used for another bind.
+   */
+  bindAnchor(
+    input: { accountId: string; nft: AnchorInput; actor: string },
+    options?: IdentityWriteOptions,
+  ): Promise<BindAnchorResult>;
+  /**
+   * The answer an earlier `bindAnchor` with the same key and scope gave, or `null` (no key, or a new one): lets a
+   * caller skip work it does before binding (a wallet proof claims its nonce once) when a request is repeated.
+   *
+   * @throws {IdempotencyKeyReusedError} `idempotency_key_reused` when the key was used for another bind.
+   */
+  findBindReplay(
+    input: { accountId: string; nft: AnchorInput; actor: string },
+    options: IdentityWriteOptions,
+  ): Promise<BindAnchorResult | null>;
+  /**
+   * Step 1 of a four-eyes rotation. With `options.idempotencyKey`, a repeat answers the first answer.
+   *
+   * @throws {IdempotencyKeyReusedError} `idempotency_key_reused` when the key was used for another request.
+   */
+  requestRotation(
+    input: { accountId: string; nft: AnchorInput; actor: string; reason?: string | null },
+    options?: IdentityWriteOptions,
+  ): Promise<RotationRecord>;
+  /**
+   * Step 2 of a four-eyes rotation. With `options.idempotencyKey`, a repeat answers the first answer.
+   *
+   * @throws {IdempotencyKeyReusedError} `idempotency_key_reused` when the key was used for another approval.
+   */
+  approveRotation(
+    input: { rotationId: string; actor: string },
+    options?: IdentityWriteOptions,
+  ): Promise<ApproveRotationResult>;
   getRotation(rotationId: string): Promise<RotationRecord | null>;
   listAudit(accountId: string, options?: { limit?: number }): Promise<AnchorAuditRecord[]>;
+  /**
+   * Deletes up to `batchSizeMax` (default 1000, at most 10 000) idempotency answers past their `idempotencyTtlMs`;
+   * call again while `count` equals the batch size. Safe from many processes at once.
+   *
+   * @throws {InvalidArgumentError} `invalid_argument` when `batchSizeMax` is out of range.
+   */
+  sweepIdempotencyKeys(options?: { batchSizeMax?: number }): Promise<{ count: number }>;
   verifyAnchor(input: { accountId: string; anchor: string; checkOwnership?: boolean }): Promise<AnchorVerification>;
   /** {@link evaluateTrust} for an account; the anchor is read only when the decision depends on it. */
   evaluate(input: { accountId: string; amountMicro: bigint; operation: TrustOperation }): Promise<TrustDecision>;
@@ -101,40 +144,17 @@ export interface IdentityTrust {
   assertAnchorMatches(input: { accountId: string; anchor: string }): Promise<AnchorRecord>;
 }
 
-function assertActor(actor: unknown): asserts actor is string {
-  if (typeof actor !== 'string' || actor.length === 0 || actor.length > actorLengthMax || actor.trim() !== actor) {
-    throw new InvalidArgumentError(
-      `actor ${quoteValue(actor)} must be 1-${actorLengthMax} characters without surrounding spaces`,
-      { details: { field: 'actor' } },
-    );
-  }
-}
-
-function assertAccountId(accountId: unknown): asserts accountId is string {
-  if (typeof accountId !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(accountId)) {
-    throw new InvalidArgumentError(
-      `accountId ${quoteValue(accountId)} must be 1-${accountIdLengthMax} visible ASCII characters`,
-      {
-        details: { field: 'accountId' },
-      },
-    );
-  }
-}
-
-function newRotationId(): string {
-  return `rot_${randomUUID().replaceAll('-', '')}`;
-}
-
 /**
  * Builds the identity service over an {@link AnchorStore}: binding (idempotent per account, one account per anchor
  * and per NFT), four-eyes rotations that expire, the audit, anchor verification and the trust policy.
  *
- * @throws {InvalidArgumentError} `invalid_argument` when `rotationTtlMs` is out of range or `store` is missing.
+ * @throws {InvalidArgumentError} `invalid_argument` when `rotationTtlMs` or `idempotencyTtlMs` is out of range or
+ * `store` is missing.
  * @example
  * const identity = createIdentityTrust({ store: createPostgresAnchorStore(db) });
  * const { record } = await identity.bindAnchor({ accountId: 'acc_1', nft, actor: 'root' });
  * const rotation = await identity.requestRotation({ accountId: 'acc_1', nft: newNft, actor: 'alice' });
- * await identity.approveRotation({ rotationId: rotation.id, actor: 'bob' });
+ * await identity.approveRotation({ rotationId: rotation.id, actor: 'bob' }, { idempotencyKey: 'approve-1' });
  */
 export function createIdentityTrust(options: IdentityTrustOptions): IdentityTrust {
   const { store, ownership } = options;
@@ -147,7 +167,18 @@ export function createIdentityTrust(options: IdentityTrustOptions): IdentityTrus
       `rotationTtlMs ${quoteValue(rotationTtlMs)} must be an integer in [${rotationTtlMsMin}, ${rotationTtlMsMax}]`,
     );
   }
+  const idempotencyTtlMs = options.idempotencyTtlMs ?? idempotencyTtlMsDefault;
+  if (
+    !Number.isSafeInteger(idempotencyTtlMs) ||
+    idempotencyTtlMs < idempotencyTtlMsMin ||
+    idempotencyTtlMs > idempotencyTtlMsMax
+  ) {
+    throw new InvalidArgumentError(
+      `idempotencyTtlMs ${quoteValue(idempotencyTtlMs)} must be an integer in [${idempotencyTtlMsMin}, ${idempotencyTtlMsMax}]`,
+    );
+  }
   const now = () => new Date(clock.nowMs());
+  const writes: AnchorWritesContext = { store, ownership, now, rotationTtlMs, idempotencyTtlMs };
 
   async function requireAnchor(accountId: string): Promise<AnchorRecord> {
     assertAccountId(accountId);
@@ -185,51 +216,24 @@ export function createIdentityTrust(options: IdentityTrustOptions): IdentityTrus
 
     requireAnchor,
 
-    async bindAnchor({ accountId, nft, actor }) {
-      assertAccountId(accountId);
-      assertActor(actor);
-      const normalized = normalizeAnchorInput(nft);
-      if (ownership !== undefined) await ownership.assertOwnership(normalized);
-      return store.bind({ accountId, anchor: anchorOfNormalized(normalized), nft: normalized, actor, now: now() });
-    },
-
-    async requestRotation({ accountId, nft, actor, reason = null }) {
-      assertAccountId(accountId);
-      assertActor(actor);
-      if (reason !== null && (typeof reason !== 'string' || reason.length > rotationReasonLengthMax)) {
-        throw new InvalidArgumentError(`reason must be at most ${rotationReasonLengthMax} characters`);
-      }
-      const normalized = normalizeAnchorInput(nft);
-      if (ownership !== undefined) await ownership.assertOwnership(normalized);
-      const at = now();
-      return store.requestRotation({
-        rotationId: newRotationId(),
-        accountId,
-        toAnchor: anchorOfNormalized(normalized),
-        to: normalized,
-        reason,
-        actor,
-        now: at,
-        expiresAt: new Date(at.getTime() + rotationTtlMs),
-      });
-    },
-
-    async approveRotation({ rotationId, actor }) {
-      if (typeof rotationId !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(rotationId)) {
-        throw new InvalidArgumentError(`rotationId ${quoteValue(rotationId)} must be 1-64 visible ASCII characters`);
-      }
-      assertActor(actor);
-      if (ownership !== undefined) {
-        // The new NFT must still belong to the claimed owner when the rotation takes effect.
-        const pending = await store.getRotation(rotationId);
-        if (pending !== null && pending.status === 'pending') await ownership.assertOwnership(pending.to);
-      }
-      return store.approveRotation({ rotationId, actor, now: now() });
-    },
+    bindAnchor: (input, writeOptions) => bindAnchor(writes, input, writeOptions),
+    findBindReplay: (input, writeOptions) => findBindReplay(writes, input, writeOptions),
+    requestRotation: (input, writeOptions) => requestRotation(writes, input, writeOptions),
+    approveRotation: (input, writeOptions) => approveRotation(writes, input, writeOptions),
 
     async getRotation(rotationId) {
       if (typeof rotationId !== 'string' || rotationId.length === 0 || rotationId.length > 64) return null;
       return store.getRotation(rotationId);
+    },
+
+    async sweepIdempotencyKeys(sweepOptions = {}) {
+      const batchSizeMax = sweepOptions.batchSizeMax ?? idempotencySweepBatchSizeDefault;
+      if (!Number.isSafeInteger(batchSizeMax) || batchSizeMax < 1 || batchSizeMax > idempotencySweepBatchSizeMax) {
+        throw new InvalidArgumentError(
+          `batchSizeMax ${quoteValue(batchSizeMax)} must be an integer in [1, ${idempotencySweepBatchSizeMax}]`,
+        );
+      }
+      return store.sweepAnswers({ now: now(), batchSizeMax });
     },
 
     async listAudit(accountId, listOptions = {}) {

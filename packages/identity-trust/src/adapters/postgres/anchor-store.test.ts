@@ -59,7 +59,7 @@ describe(`postgres anchor store (${process.env.DATABASE_URL ? 'Postgres' : 'PGli
       handle.db,
       sql`select count(*)::int as n from drizzle.__identity_migrations`,
     );
-    expect(Number(rows[0]?.n)).toBe(2);
+    expect(Number(rows[0]?.n)).toBe(3);
   });
 
   it('binds an anchor and reads it back', async () => {

@@ -23,6 +23,7 @@ import type {
   RotationRecord,
 } from '../../ports/anchor-store.js';
 import { assertFourEyes } from '../../rotation/four-eyes.js';
+import { findAnswer, sweepAnswers, withIdempotency } from './idempotency.js';
 
 /** Most audit rows one `listAudit` call returns. */
 export const auditPageLimitMax = 1000;
@@ -191,172 +192,181 @@ export function createPostgresAnchorStore(db: IdentityDb): AnchorStore {
     },
 
     async bind(command) {
-      return mapUniqueViolation(command.anchor, () => db.transaction((tx) => bindInTx(tx, command)));
+      return mapUniqueViolation(command.anchor, () =>
+        db.transaction((tx) => withIdempotency(tx, command.idempotency, command.now, () => bindInTx(tx, command))),
+      );
     },
 
     async requestRotation(command) {
       const { rotationId, accountId, toAnchor, to, reason, actor, now, expiresAt } = command;
-      // The anchor row is locked first, so two requests for one account run one after the other.
-      return db.transaction(async (tx) => {
-        const [current] = await tx
-          .select()
-          .from(identityAnchors)
-          .where(eq(identityAnchors.accountId, accountId))
-          .for('update');
-        if (current === undefined) throw new AnchorNotFoundError(accountId);
-        assertFourEyes({ step: 'request', actor, anchorCreator: current.createdBy });
-        if (current.anchor === toAnchor) {
-          throw new InvalidArgumentError("the requested anchor is already the account's current anchor", {
-            details: { accountId },
-          });
-        }
-        const holder = await holderOf(tx, toAnchor, to, accountId);
-        if (holder !== undefined) throw new AnchorInUseError(toAnchor);
-        await tx
-          .update(identityAnchorRotations)
-          .set({ status: 'expired' })
-          .where(
-            and(
-              eq(identityAnchorRotations.accountId, accountId),
-              eq(identityAnchorRotations.status, 'pending'),
-              lte(identityAnchorRotations.expiresAt, now),
-            ),
-          );
-        const [pending] = await tx
-          .select()
-          .from(identityAnchorRotations)
-          .where(and(eq(identityAnchorRotations.accountId, accountId), eq(identityAnchorRotations.status, 'pending')));
-        if (pending !== undefined) {
-          // The same request repeated (same requester, same target): answer the pending one, write nothing.
-          if (pending.requestedBy === actor && pending.toAnchor === toAnchor) return rotationRecord(pending);
-          throw new RotationPendingError(accountId, pending.id);
-        }
-        const [row] = await tx
-          .insert(identityAnchorRotations)
-          .values({
-            id: rotationId,
+      // The key is claimed first, then the anchor row locked, so two requests for one account run one after the other.
+      return db.transaction((tx) =>
+        withIdempotency(tx, command.idempotency, now, async () => {
+          const [current] = await tx
+            .select()
+            .from(identityAnchors)
+            .where(eq(identityAnchors.accountId, accountId))
+            .for('update');
+          if (current === undefined) throw new AnchorNotFoundError(accountId);
+          assertFourEyes({ step: 'request', actor, anchorCreator: current.createdBy });
+          if (current.anchor === toAnchor) {
+            throw new InvalidArgumentError("the requested anchor is already the account's current anchor", {
+              details: { accountId },
+            });
+          }
+          const holder = await holderOf(tx, toAnchor, to, accountId);
+          if (holder !== undefined) throw new AnchorInUseError(toAnchor);
+          await tx
+            .update(identityAnchorRotations)
+            .set({ status: 'expired' })
+            .where(
+              and(
+                eq(identityAnchorRotations.accountId, accountId),
+                eq(identityAnchorRotations.status, 'pending'),
+                lte(identityAnchorRotations.expiresAt, now),
+              ),
+            );
+          const [pending] = await tx
+            .select()
+            .from(identityAnchorRotations)
+            .where(
+              and(eq(identityAnchorRotations.accountId, accountId), eq(identityAnchorRotations.status, 'pending')),
+            );
+          if (pending !== undefined) {
+            // The same request repeated (same requester, same target): answer the pending one, write nothing.
+            if (pending.requestedBy === actor && pending.toAnchor === toAnchor) return rotationRecord(pending);
+            throw new RotationPendingError(accountId, pending.id);
+          }
+          const [row] = await tx
+            .insert(identityAnchorRotations)
+            .values({
+              id: rotationId,
+              accountId,
+              status: 'pending',
+              fromAnchor: current.anchor,
+              fromEpoch: current.epoch,
+              toAnchor,
+              toChainId: to.chainId,
+              toContractAddress: to.contractAddress,
+              toTokenId: to.tokenId,
+              toOwnerAddress: to.ownerAddress,
+              reason,
+              requestedBy: actor,
+              requestedAt: now,
+              expiresAt,
+            })
+            .returning();
+          await tx.insert(identityAnchorAudit).values({
             accountId,
-            status: 'pending',
-            fromAnchor: current.anchor,
-            fromEpoch: current.epoch,
-            toAnchor,
-            toChainId: to.chainId,
-            toContractAddress: to.contractAddress,
-            toTokenId: to.tokenId,
-            toOwnerAddress: to.ownerAddress,
-            reason,
-            requestedBy: actor,
-            requestedAt: now,
-            expiresAt,
-          })
-          .returning();
-        await tx.insert(identityAnchorAudit).values({
-          accountId,
-          action: 'rotation_requested',
-          actor,
-          at: now,
-          rotationId,
-          oldAnchorPrefix: anchorPrefix(current.anchor),
-          newAnchorPrefix: anchorPrefix(toAnchor),
-        });
-        return rotationRecord(row as RotationRow);
-      });
+            action: 'rotation_requested',
+            actor,
+            at: now,
+            rotationId,
+            oldAnchorPrefix: anchorPrefix(current.anchor),
+            newAnchorPrefix: anchorPrefix(toAnchor),
+          });
+          return rotationRecord(row as RotationRow);
+        }),
+      );
     },
 
     async approveRotation(command) {
       const { rotationId, actor, now } = command;
       let expired: RotationRow | undefined;
       let target: Anchor | undefined;
+      // The expired path answers undefined: the expiry commits, the key is released, the error is thrown after.
       const approve = () =>
-        db.transaction(async (tx) => {
-          const [rotation] = await tx
-            .select()
-            .from(identityAnchorRotations)
-            .where(eq(identityAnchorRotations.id, rotationId))
-            .for('update');
-          if (rotation === undefined) throw new RotationNotFoundError(rotationId);
-          if (rotation.status === 'approved' && rotation.approvedBy === actor) {
-            // The same approval repeated: answer it again.
+        db.transaction((tx) =>
+          withIdempotency(tx, command.idempotency, now, async () => {
+            const [rotation] = await tx
+              .select()
+              .from(identityAnchorRotations)
+              .where(eq(identityAnchorRotations.id, rotationId))
+              .for('update');
+            if (rotation === undefined) throw new RotationNotFoundError(rotationId);
+            if (rotation.status === 'approved' && rotation.approvedBy === actor) {
+              // The same approval repeated: answer it again.
+              const [current] = await tx
+                .select()
+                .from(identityAnchors)
+                .where(eq(identityAnchors.accountId, rotation.accountId));
+              if (current !== undefined && current.anchor === rotation.toAnchor) {
+                return { rotation: rotationRecord(rotation), anchor: anchorRecord(current) };
+              }
+            }
+            if (rotation.status !== 'pending') throw new RotationNotPendingError(rotationId, rotation.status);
+            if (rotation.expiresAt.getTime() <= now.getTime()) {
+              // Committed, then reported: an expired request never lingers as pending.
+              await tx
+                .update(identityAnchorRotations)
+                .set({ status: 'expired' })
+                .where(eq(identityAnchorRotations.id, rotationId));
+              expired = rotation;
+              return undefined;
+            }
             const [current] = await tx
               .select()
               .from(identityAnchors)
-              .where(eq(identityAnchors.accountId, rotation.accountId));
-            if (current !== undefined && current.anchor === rotation.toAnchor) {
-              return { rotation: rotationRecord(rotation), anchor: anchorRecord(current) };
+              .where(eq(identityAnchors.accountId, rotation.accountId))
+              .for('update');
+            if (current === undefined) throw new AnchorNotFoundError(rotation.accountId);
+            if (current.epoch !== rotation.fromEpoch || current.anchor !== rotation.fromAnchor) {
+              throw new AnchorChangedError(rotationId, rotation.fromEpoch, current.epoch);
             }
-          }
-          if (rotation.status !== 'pending') throw new RotationNotPendingError(rotationId, rotation.status);
-          if (rotation.expiresAt.getTime() <= now.getTime()) {
-            // Committed, then reported: an expired request never lingers as pending.
-            await tx
+            assertFourEyes({
+              step: 'approve',
+              actor,
+              anchorCreator: current.createdBy,
+              requester: rotation.requestedBy,
+            });
+            const toAnchor = rotation.toAnchor as Anchor;
+            target = toAnchor;
+            const holder = await holderOf(
+              tx,
+              toAnchor,
+              {
+                chainId: rotation.toChainId,
+                contractAddress: rotation.toContractAddress as Address,
+                tokenId: rotation.toTokenId,
+                ownerAddress: rotation.toOwnerAddress as Address,
+              },
+              rotation.accountId,
+            );
+            if (holder !== undefined) throw new AnchorInUseError(toAnchor);
+            const [updated] = await tx
+              .update(identityAnchors)
+              .set({
+                anchor: toAnchor,
+                chainId: rotation.toChainId,
+                contractAddress: rotation.toContractAddress,
+                tokenId: rotation.toTokenId,
+                ownerAddress: rotation.toOwnerAddress,
+                epoch: current.epoch + 1,
+                createdBy: rotation.requestedBy,
+                createdAt: now,
+              })
+              .where(and(eq(identityAnchors.accountId, rotation.accountId), eq(identityAnchors.epoch, current.epoch)))
+              .returning();
+            if (updated === undefined) throw new AnchorChangedError(rotationId, rotation.fromEpoch, current.epoch + 1);
+            const [approved] = await tx
               .update(identityAnchorRotations)
-              .set({ status: 'expired' })
-              .where(eq(identityAnchorRotations.id, rotationId));
-            expired = rotation;
-            return undefined;
-          }
-          const [current] = await tx
-            .select()
-            .from(identityAnchors)
-            .where(eq(identityAnchors.accountId, rotation.accountId))
-            .for('update');
-          if (current === undefined) throw new AnchorNotFoundError(rotation.accountId);
-          if (current.epoch !== rotation.fromEpoch || current.anchor !== rotation.fromAnchor) {
-            throw new AnchorChangedError(rotationId, rotation.fromEpoch, current.epoch);
-          }
-          assertFourEyes({
-            step: 'approve',
-            actor,
-            anchorCreator: current.createdBy,
-            requester: rotation.requestedBy,
-          });
-          const toAnchor = rotation.toAnchor as Anchor;
-          target = toAnchor;
-          const holder = await holderOf(
-            tx,
-            toAnchor,
-            {
-              chainId: rotation.toChainId,
-              contractAddress: rotation.toContractAddress as Address,
-              tokenId: rotation.toTokenId,
-              ownerAddress: rotation.toOwnerAddress as Address,
-            },
-            rotation.accountId,
-          );
-          if (holder !== undefined) throw new AnchorInUseError(toAnchor);
-          const [updated] = await tx
-            .update(identityAnchors)
-            .set({
-              anchor: toAnchor,
-              chainId: rotation.toChainId,
-              contractAddress: rotation.toContractAddress,
-              tokenId: rotation.toTokenId,
-              ownerAddress: rotation.toOwnerAddress,
-              epoch: current.epoch + 1,
-              createdBy: rotation.requestedBy,
-              createdAt: now,
-            })
-            .where(and(eq(identityAnchors.accountId, rotation.accountId), eq(identityAnchors.epoch, current.epoch)))
-            .returning();
-          if (updated === undefined) throw new AnchorChangedError(rotationId, rotation.fromEpoch, current.epoch + 1);
-          const [approved] = await tx
-            .update(identityAnchorRotations)
-            .set({ status: 'approved', approvedBy: actor, approvedAt: now })
-            .where(eq(identityAnchorRotations.id, rotationId))
-            .returning();
-          await tx.insert(identityAnchorAudit).values({
-            accountId: rotation.accountId,
-            action: 'rotation_approved',
-            actor,
-            at: now,
-            rotationId,
-            oldAnchorPrefix: anchorPrefix(rotation.fromAnchor),
-            newAnchorPrefix: anchorPrefix(toAnchor),
-            requestedBy: rotation.requestedBy,
-            requestedAt: rotation.requestedAt,
-          });
-          return { rotation: rotationRecord(approved as RotationRow), anchor: anchorRecord(updated) };
-        });
+              .set({ status: 'approved', approvedBy: actor, approvedAt: now })
+              .where(eq(identityAnchorRotations.id, rotationId))
+              .returning();
+            await tx.insert(identityAnchorAudit).values({
+              accountId: rotation.accountId,
+              action: 'rotation_approved',
+              actor,
+              at: now,
+              rotationId,
+              oldAnchorPrefix: anchorPrefix(rotation.fromAnchor),
+              newAnchorPrefix: anchorPrefix(toAnchor),
+              requestedBy: rotation.requestedBy,
+              requestedAt: rotation.requestedAt,
+            });
+            return { rotation: rotationRecord(approved as RotationRow), anchor: anchorRecord(updated) };
+          }),
+        );
       let outcome: Awaited<ReturnType<typeof approve>>;
       try {
         outcome = await approve();
@@ -376,6 +386,9 @@ export function createPostgresAnchorStore(db: IdentityDb): AnchorStore {
       const [row] = await db.select().from(identityAnchorRotations).where(eq(identityAnchorRotations.id, rotationId));
       return row === undefined ? null : rotationRecord(row);
     },
+
+    findAnswer: (claim, now) => findAnswer(db, claim, now),
+    sweepAnswers: (input) => sweepAnswers(db, input),
 
     async listAudit(accountId, options) {
       const limit = options.limit;

@@ -18,6 +18,7 @@ export {
   identityAnchorAudit,
   identityAnchorRotations,
   identityAnchors,
+  identityIdempotencyKeys,
   rotationStatuses,
 } from '../../db/schema.js';
 export { auditPageLimitMax, createPostgresAnchorStore } from './anchor-store.js';
