@@ -103,6 +103,21 @@ describe('arrakis-ledger verify', { timeout: 120_000 }, () => {
     }
   });
 
+  it('exits 3 naming the holder while another process holds the data dir, and verifies once it is released', async () => {
+    const held = await openPgliteLedgerDb({ dataDir });
+    try {
+      const refused = runCli(['verify', '--data-dir', dataDir]);
+      expect(refused.status).toBe(3);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(
+        new RegExp(`^arrakis-ledger: could not verify: data directory .* is in use by process ${process.pid}; stop it`),
+      );
+    } finally {
+      await held.close();
+    }
+    expect(runCli(['verify', '--data-dir', dataDir]).status).toBe(0);
+  });
+
   it('exits 2 on usage errors and 3 when the database cannot be read', () => {
     for (const args of [
       [],

@@ -7,7 +7,8 @@
  *
  * `verify` replays the journal and checks every invariant (read-only, one snapshot) and prints the report: a
  * readable summary, or the report as JSON with `--json`. Exit status: 0 no violation, 1 violations found,
- * 2 usage error, 3 the database could not be opened or read.
+ * 2 usage error, 3 the database could not be opened or read — among others when another process (a gateway) holds
+ * the `--data-dir`: an embedded store is opened by one process at a time, and the message names the holder's PID.
  */
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,7 +27,8 @@ const usage = `usage: arrakis-ledger verify (--database-url <postgres url> | --d
   --json                 print the report as JSON
   --help                 print this help
 
-exit status: 0 clean, 1 violations, 2 usage error, 3 the database could not be opened or read`;
+exit status: 0 clean, 1 violations, 2 usage error, 3 the database could not be opened or read
+  (a --data-dir another process holds, such as a running gateway, is refused: stop that process first)`;
 
 function fail(message: string): number {
   process.stderr.write(`arrakis-ledger: ${message}\n\n${usage}\n`);

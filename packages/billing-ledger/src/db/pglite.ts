@@ -7,6 +7,7 @@ import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import { InvalidArgumentError } from '../errors.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import {
   attachLedgerDriver,
   attachTransactionStatements,
@@ -17,13 +18,19 @@ import {
   type LedgerDriver,
   TransactionStatements,
 } from './ledger-db.js';
+import { initPgliteDataDir, isPgliteDataDirInitialized, pgliteStartParams } from './pglite-memory.js';
 import * as schema from './schema.js';
+
+export { DataDirLockedError, dataDirLockFileName } from './data-dir-lock.js';
+export { PgliteInitError, pgliteInitTimeoutMs, pgliteSharedBuffersMb, pgliteStartParams } from './pglite-memory.js';
 
 /** Options of {@link openPgliteLedgerDb}. */
 export interface OpenPgliteLedgerDbOptions {
   /**
    * Folder of the file store (created when missing). Undefined = in memory, gone at `close()`.
-   * The file store does not fsync: a crash of the machine can lose the last writes.
+   * The file store does not fsync: a crash of the machine can lose the last writes. One process at a time opens a
+   * folder: the handle holds an exclusive lock on it (`arrakis-ledger.lock` in the folder) until `close()`; a lock
+   * left by a process that died is taken over.
    */
   dataDir?: string;
   /** Start from a dump made by PGlite's `dumpDataDir()` (e.g. an already migrated template) instead of an empty cluster. */
@@ -39,9 +46,11 @@ export interface PgliteLedgerDbHandle extends LedgerDbHandle {
 
 /**
  * Opens the ledger database embedded in this process (one connection; transactions run one at a time).
- * Run `migrateLedger(db)` once before first use.
+ * Run `migrateLedger(db)` once before first use. A `dataDir` is locked for this handle until `close()` (see
+ * {@link OpenPgliteLedgerDbOptions.dataDir}).
  *
  * @throws {InvalidArgumentError} when `dataDir` is given but is not a non-empty string.
+ * @throws {DataDirLockedError} when another live process, or another open handle of this one, holds `dataDir`.
  * @example
  * const { db, close } = await openPgliteLedgerDb(); // in memory
  * await migrateLedger(db);
@@ -54,13 +63,27 @@ export async function openPgliteLedgerDb(options: OpenPgliteLedgerDbOptions = {}
   if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir.length === 0)) {
     throw new InvalidArgumentError(`dataDir ${JSON.stringify(dataDir)} must be a non-empty folder path`);
   }
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const parsers = { [types.INT8]: (value: string) => BigInt(value) };
-  const client = await PGlite.create({
-    parsers,
-    ...(dataDir === undefined ? {} : { dataDir }),
-    ...(loadDataDir === undefined ? {} : { loadDataDir }),
-  });
+  let lock: DataDirLock | undefined;
+  if (dataDir !== undefined) {
+    mkdirSync(dataDir, { recursive: true });
+    lock = await acquireDataDirLock(dataDir);
+  }
+  let client: PGlite;
+  try {
+    // A new folder is initialized by a child process, whose memory goes with it (see pglite-memory.ts).
+    if (dataDir !== undefined && loadDataDir === undefined && !isPgliteDataDirInitialized(dataDir)) {
+      await initPgliteDataDir(dataDir);
+    }
+    client = await PGlite.create({
+      startParams: [...pgliteStartParams],
+      parsers: { [types.INT8]: (value: string) => BigInt(value) },
+      ...(dataDir === undefined ? {} : { dataDir }),
+      ...(loadDataDir === undefined ? {} : { loadDataDir }),
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db: LedgerDb = drizzle({ client, schema });
   attachLedgerDriver(db, pgliteDriver(client, db));
   return {
@@ -68,7 +91,11 @@ export async function openPgliteLedgerDb(options: OpenPgliteLedgerDbOptions = {}
     kind: 'pglite',
     client,
     async close() {
-      if (!client.closed) await client.close();
+      try {
+        if (!client.closed) await client.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

@@ -2,14 +2,18 @@
  * `verify` for the price book: every hold finalized by usage was charged exactly the cost its recorded meter version
  * gives that usage (recomputed here with `priceUsage`), and every metered hold names a version that exists.
  */
-import { asc } from 'drizzle-orm';
-import { meters, type reservations } from '../db/schema.js';
+import { and, asc, eq, gt, isNotNull } from 'drizzle-orm';
+import { meters, reservations } from '../db/schema.js';
+import { LedgerInvariantError } from '../ledger/assert.js';
 import type { Tx } from '../ledger/context.js';
 import { priceUsage } from './pricing.js';
 import { toMeter } from './store.js';
 import type { Meter } from './types.js';
 
 type ReservationRow = typeof reservations.$inferSelect;
+/** Pages of metered holds one verify reads at most (a bound on the loop, far past any ledger). */
+const meteredHoldPagesMax = 10_000_000;
+
 type Report = (rule: string, subjectId: string, message: string, details?: Record<string, string>) => void;
 
 function usageOf(value: unknown): Record<string, bigint> | null {
@@ -55,29 +59,39 @@ function checkCharge(reservation: ReservationRow, meter: Meter, report: Report):
 }
 
 /**
- * Checks the metered holds among `rows` and answers how many charges by usage it recomputed.
+ * Checks every metered hold, reading the holds by id in keyset pages of `pageSizeMax` with the meter version each
+ * names (bounded memory on any ledger), and answers how many charges by usage it recomputed.
  *
  * @example
- * const meteredCharges = await verifyMeteredCharges(tx, reservationRows, report);
+ * const meteredCharges = await verifyMeteredCharges(tx, log.report, verifyPageSizeMax);
  */
-export async function verifyMeteredCharges(tx: Tx, rows: readonly ReservationRow[], report: Report): Promise<number> {
-  const meterRows = await tx.select().from(meters).orderBy(asc(meters.id), asc(meters.version));
-  const byKey = new Map(meterRows.map((row) => [`${row.id}@${row.version}`, toMeter(row)]));
+export async function verifyMeteredCharges(tx: Tx, report: Report, pageSizeMax: number): Promise<number> {
   let checked = 0;
-  for (const reservation of rows) {
-    if (reservation.meterId === null) continue;
-    const meter = byKey.get(`${reservation.meterId}@${reservation.meterVersion}`);
-    if (meter === undefined) {
-      report(
-        'metered_hold_version_missing',
-        reservation.id,
-        `meter ${reservation.meterId} v${reservation.meterVersion} does not exist`,
-      );
-      continue;
+  let afterId: string | null = null;
+  for (let page = 0; page < meteredHoldPagesMax; page += 1) {
+    const rows: { reservation: ReservationRow; meter: typeof meters.$inferSelect | null }[] = await tx
+      .select({ reservation: reservations, meter: meters })
+      .from(reservations)
+      .leftJoin(meters, and(eq(meters.id, reservations.meterId), eq(meters.version, reservations.meterVersion)))
+      .where(and(isNotNull(reservations.meterId), afterId === null ? undefined : gt(reservations.id, afterId)))
+      .orderBy(asc(reservations.id))
+      .limit(pageSizeMax);
+    for (const { reservation, meter } of rows) {
+      if (meter === null) {
+        report(
+          'metered_hold_version_missing',
+          reservation.id,
+          `meter ${reservation.meterId} v${reservation.meterVersion} does not exist`,
+        );
+        continue;
+      }
+      if (reservation.usage === null) continue;
+      checked += 1;
+      checkCharge(reservation, toMeter(meter), report);
     }
-    if (reservation.usage === null) continue;
-    checked += 1;
-    checkCharge(reservation, meter, report);
+    const last = rows[rows.length - 1];
+    if (last === undefined || rows.length < pageSizeMax) return checked;
+    afterId = last.reservation.id;
   }
-  return checked;
+  throw new LedgerInvariantError(`verify read more than ${meteredHoldPagesMax} pages of metered holds`);
 }
