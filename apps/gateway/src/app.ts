@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { allowedMethodsOf } from './allowed-methods.js';
 import { createAuth } from './auth/middleware.js';
 import type { AppEnv } from './context.js';
 import type { AppDeps, GatewayApp, RouteContext } from './deps.js';
@@ -243,9 +244,18 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerJwksRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
 
-  app.notFound((c) =>
-    errorResponse(c, new GatewayError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`)),
-  );
+  // A known path with another method is a 405 naming the methods it has (from the route table, for every route).
+  const allowedMethods = allowedMethodsOf(app);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    // No route for the path, or a route of this method that found nothing (`c.notFound()` in a handler): a 404.
+    if (allowed.length === 0 || allowed.includes(c.req.method)) {
+      return errorResponse(c, new GatewayError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`));
+    }
+    c.header('Allow', allowed.join(', '));
+    const message = `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(', ')}`;
+    return errorResponse(c, new GatewayError('method_not_allowed', 405, message, { details: { allowed } }));
+  });
   app.onError(handleError);
   return app;
 }

@@ -15,6 +15,9 @@ Prints a JWT signed with the development key in DATA_DIR/dev-jwk.json (created w
 gateway uses in development). Defaults: --ttl-seconds 3600, --data-dir $DATA_DIR or ./.data,
 --issuer $JWT_ISSUER or arrakis-gateway.
 
+Admin tokens act through scopes only: an admin token without one reads nothing. Scopes: admin (everything),
+ledger:read, ledger:grant, ledger:caps, pricing:admin, revenue:read, revenue:write, identity:admin.
+
 Example:
   TOKEN=$(arrakis-gateway token --aud arrakis-admin --sub alice --scope admin)
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/v1/admin/whoami
@@ -54,6 +57,11 @@ async function token(args: string[]): Promise<void> {
   const audience = values.aud as (typeof audiences)[number];
   if (!(audiences as readonly string[]).includes(audience)) {
     throw new UsageError(`--aud must be one of ${audiences.join(', ')}, got ${values.aud}`);
+  }
+  if (audience === 'arrakis-admin' && scopes.length === 0) {
+    process.stderr.write(
+      'arrakis-gateway: warning: an admin token without --scope reads nothing (try --scope admin or --scope ledger:read)\n',
+    );
   }
   const key = await loadOrCreateDevKey(dataDir);
   if (key.created) process.stderr.write(`arrakis-gateway: generated a new dev key at ${key.path}\n`);

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTestKeyPair } from '@arrakis/e2e-contracts';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isLoopbackHost, parseConfig } from './config.js';
+import {
+  ConfigError,
+  connectionsPerAddressMaxDefault,
+  headersTimeoutMsDefault,
+  isLoopbackHost,
+  parseConfig,
+  requestTimeoutMsDefault,
+} from './config.js';
 
 function issuesOf(env: Record<string, string>): { variable: string; message: string }[] {
   try {
@@ -83,6 +90,41 @@ describe('parseConfig', () => {
       keyPrefix: 'prod:rl',
       trustProxyHops: 1,
     });
+  });
+
+  it('has HTTP limits with defaults (128 connections per address, 10 s head, 30 s request), bounded and consistent', () => {
+    expect(parseConfig({}).http).toEqual({
+      connectionsPerAddressMax: connectionsPerAddressMaxDefault,
+      requestTimeoutMs: requestTimeoutMsDefault,
+      headersTimeoutMs: headersTimeoutMsDefault,
+    });
+    expect([connectionsPerAddressMaxDefault, headersTimeoutMsDefault, requestTimeoutMsDefault]).toEqual([
+      128, 10_000, 30_000,
+    ]);
+    const env = {
+      HTTP_CONNECTIONS_PER_ADDRESS_MAX: '0',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_HEADERS_TIMEOUT_MS: '500',
+    };
+    expect(parseConfig(env).http).toEqual({
+      connectionsPerAddressMax: 0,
+      requestTimeoutMs: 2000,
+      headersTimeoutMs: 500,
+    });
+    const tooSlow = issuesOf({ HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_HEADERS_TIMEOUT_MS: '2000' });
+    expect(tooSlow).toEqual([
+      { variable: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS (1000), got 2000' },
+    ]);
+    const outOfRange = {
+      HTTP_REQUEST_TIMEOUT_MS: '50',
+      HTTP_HEADERS_TIMEOUT_MS: '600001',
+      HTTP_CONNECTIONS_PER_ADDRESS_MAX: '-1',
+    };
+    expect(
+      issuesOf(outOfRange)
+        .map((i) => i.variable)
+        .sort(),
+    ).toEqual(['HTTP_CONNECTIONS_PER_ADDRESS_MAX', 'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
   });
 
   it('bounds the ledger settings', () => {

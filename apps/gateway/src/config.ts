@@ -34,6 +34,19 @@ export const ledgerDbPoolSizeMax = 1000;
 /** Longest accepted `JWT_MAX_TOKEN_AGE_SECONDS`: one day. */
 export const maxTokenAgeSecondsMax = 86_400;
 
+/** Default `HTTP_CONNECTIONS_PER_ADDRESS_MAX`: open connections one client address may hold at once. */
+export const connectionsPerAddressMaxDefault = 128;
+/** Largest accepted `HTTP_CONNECTIONS_PER_ADDRESS_MAX`. */
+export const connectionsPerAddressMaxLimit = 100_000;
+/** Default `HTTP_REQUEST_TIMEOUT_MS`: a request (head and body) must arrive within 30 s. */
+export const requestTimeoutMsDefault = 30_000;
+/** Default `HTTP_HEADERS_TIMEOUT_MS`: a request head must arrive within 10 s. */
+export const headersTimeoutMsDefault = 10_000;
+/** Shortest accepted `HTTP_REQUEST_TIMEOUT_MS` / `HTTP_HEADERS_TIMEOUT_MS`. */
+export const httpTimeoutMsMin = 100;
+/** Longest accepted `HTTP_REQUEST_TIMEOUT_MS` / `HTTP_HEADERS_TIMEOUT_MS`: ten minutes. */
+export const httpTimeoutMsMax = 600_000;
+
 /** Where the verification keys come from. */
 export type JwtKeySource =
   | { kind: 'jwks'; jwks: JSONWebKeySet }
@@ -76,6 +89,15 @@ export interface GatewayConfig {
     sweepIntervalMs: number;
     /** Connections of the ledger's Postgres pool (ignored on PGlite). */
     dbPoolMax: number;
+  };
+  /** Limits of the HTTP server on connections and slow clients (see `http-server.ts`). */
+  http: {
+    /** Connections one remote address may hold open at once (0 = no cap); more are answered 503 and closed. */
+    connectionsPerAddressMax: number;
+    /** Time for a whole request (head and body) to arrive; then 408 `request_timeout` and the connection closes. */
+    requestTimeoutMs: number;
+    /** Time for a request head to arrive (at most `requestTimeoutMs`). */
+    headersTimeoutMs: number;
   };
   /** How long shutdown waits for in-flight requests before closing connections. */
   shutdownTimeoutMs: number;
@@ -162,6 +184,11 @@ const envSchema = z.object({
   TRUST_PROXY_HOPS: intFromEnv(0, 10).default(0),
   LEDGER_SWEEP_INTERVAL_MS: intFromEnv(0, ledgerSweepIntervalMsMax).default(30_000),
   LEDGER_DB_POOL_MAX: intFromEnv(1, ledgerDbPoolSizeMax).default(10),
+  HTTP_CONNECTIONS_PER_ADDRESS_MAX: intFromEnv(0, connectionsPerAddressMaxLimit).default(
+    connectionsPerAddressMaxDefault,
+  ),
+  HTTP_REQUEST_TIMEOUT_MS: intFromEnv(httpTimeoutMsMin, httpTimeoutMsMax).default(requestTimeoutMsDefault),
+  HTTP_HEADERS_TIMEOUT_MS: intFromEnv(httpTimeoutMsMin, httpTimeoutMsMax).default(headersTimeoutMsDefault),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 120_000).default(10_000),
   READY_CHECK_TIMEOUT_MS: intFromEnv(1, 60_000).default(2000),
   ...identityEnvShape,
@@ -300,6 +327,12 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
         'JWT_PUBLIC_JWK or JWT_JWKS_URL is required when NODE_ENV=production (dev keys are for development only)',
     });
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    issues.push({
+      variable: 'HTTP_HEADERS_TIMEOUT_MS',
+      message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS}), got ${e.HTTP_HEADERS_TIMEOUT_MS}`,
+    });
+  }
   const identity = identityConfigFrom(e, issues);
   const economy = economyConfigFrom(env, issues);
   const payments = paymentsConfigFrom({ ...env, NODE_ENV: e.NODE_ENV }, issues);
@@ -322,6 +355,11 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
       trustProxyHops: e.TRUST_PROXY_HOPS,
     },
     ledger: { sweepIntervalMs: e.LEDGER_SWEEP_INTERVAL_MS, dbPoolMax: e.LEDGER_DB_POOL_MAX },
+    http: {
+      connectionsPerAddressMax: e.HTTP_CONNECTIONS_PER_ADDRESS_MAX,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     readyCheckTimeoutMs: e.READY_CHECK_TIMEOUT_MS,
     identity,

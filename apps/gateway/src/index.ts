@@ -1,10 +1,23 @@
+export { allowedMethodsOf, routeMethods } from './allowed-methods.js';
 export { causeDepthMax, createApp, isDatabaseUnavailable, requestBodyBytesMax } from './app.js';
 export type { DevKey } from './auth/dev-key.js';
 export { DevKeyError, devKeyFileName, loadOrCreateDevKey } from './auth/dev-key.js';
 export type { AuthKeyResolver, ResolvedAuthKeys } from './auth/keys.js';
 export { resolveAuthKeys } from './auth/keys.js';
 export type { Auth, AuthOptions, RequireAuthOptions } from './auth/middleware.js';
-export { bearerTokenLengthMax, clockToleranceSeconds, createAuth } from './auth/middleware.js';
+export {
+  authorizationHeaderLengthMax,
+  bearerTokenLengthMax,
+  clockToleranceSeconds,
+  createAuth,
+} from './auth/middleware.js';
+export {
+  adminNeedsAnyScope,
+  adminReadScopeNote,
+  ledgerReadScopes,
+  missingScopes,
+  routeScopeCountMax,
+} from './auth/scopes.js';
 export type { MintTokenOptions } from './auth/tokens.js';
 export {
   assertTokenOptions,
@@ -24,6 +37,11 @@ export type {
 } from './config.js';
 export {
   ConfigError,
+  connectionsPerAddressMaxDefault,
+  connectionsPerAddressMaxLimit,
+  headersTimeoutMsDefault,
+  httpTimeoutMsMax,
+  httpTimeoutMsMin,
   jwtAlgorithmsSupported,
   ledgerDbPoolSizeMax,
   ledgerSweepIntervalMsMax,
@@ -32,6 +50,7 @@ export {
   rateLimitAlgorithms,
   rateLimitFailurePolicies,
   ratePerMinuteMax,
+  requestTimeoutMsDefault,
   usesDevKeys,
 } from './config.js';
 export type { AppEnv, AppVariables, Audience, AuthedEnv, Principal } from './context.js';
@@ -50,6 +69,16 @@ export {
   TermsNotAllowedError,
   validationIssuesMax,
 } from './errors.js';
+export type { GatewayServerOptions, ServerErrorCode } from './http-server.js';
+export {
+  clientErrorAnswer,
+  connectionAddressOf,
+  connectionsCheckIntervalMsMax,
+  createGatewayServer,
+  headersBytesMax,
+  refusedConnectionLingerMs,
+  refusedConnectionRetryAfterSeconds,
+} from './http-server.js';
 export type { LedgerDbKind, LedgerSweepers, LedgerSweepersOptions } from './ledger.js';
 export {
   ledgerDataDirName,

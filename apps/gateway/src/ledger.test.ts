@@ -111,11 +111,19 @@ describe(`ledger sweepers on ${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'}
         return { count: 0, amountMicro: 0n };
       },
     };
+    let identityCalls = 0;
+    const identity = {
+      sweepIdempotencyKeys: async (options: { batchSizeMax: number }) => {
+        identityCalls += 1;
+        return { count: identityCalls === 1 ? options.batchSizeMax : 0 };
+      },
+    };
     const { logger, logs } = capturingLogger();
-    const sweepers = startLedgerSweepers({ ledger: failing, intervalMs: 10, logger });
-    await until(() => holdCalls >= 2 && keyCalls >= 2);
+    const sweepers = startLedgerSweepers({ ledger: failing, identity, intervalMs: 10, logger });
+    await until(() => holdCalls >= 2 && keyCalls >= 2 && identityCalls >= 3);
     await sweepers.stop();
     expect(lotCalls).toBeGreaterThanOrEqual(3);
+    expect(logs.find((l) => l.sweeper === 'identity_idempotency_keys')).toMatchObject({ count: sweepBatchSizeMax });
     expect(
       logs.filter((l) => l.msg === 'ledger sweeper failed; it runs again next tick').length,
     ).toBeGreaterThanOrEqual(2);

@@ -29,8 +29,12 @@ export function ledgerDbKind(config: Pick<GatewayConfig, 'databaseUrl'>): Ledger
 
 /**
  * Opens the ledger database the configuration selects (see {@link ledgerDbKind}); only the chosen driver is loaded.
- * The caller runs `migrateLedger(handle.db)` and closes the handle.
+ * The caller runs `migrateLedger(handle.db)` and closes the handle. The PGlite folder is held exclusively until the
+ * handle is closed: a second gateway (or `arrakis-ledger verify`) on the same `DATA_DIR` is refused, and a lock left
+ * by a killed gateway is taken over.
  *
+ * @throws {DataDirLockedError} (code `data_dir_locked`, naming the holder's PID) when another live process holds
+ *   `DATA_DIR/ledger`: the gateway then exits 1 without serving.
  * @throws when the PGlite folder cannot be created or opened (Postgres connects lazily, on the first query).
  * @example
  * ```ts
@@ -61,6 +65,8 @@ export interface LedgerSweepers {
 export interface LedgerSweepersOptions {
   ledger: Pick<Ledger, 'sweepExpiredHolds' | 'sweepExpiredLots' | 'sweepIdempotencyKeys'> &
     Partial<Pick<Ledger, 'activateDueRules'>>;
+  /** When given, the identity store's expired idempotency answers are swept on the same ticks. */
+  identity?: { sweepIdempotencyKeys(options: { batchSizeMax: number }): Promise<{ count: number }> };
   /** Milliseconds between ticks; 0 starts nothing (`runOnce` still works). */
   intervalMs: number;
   logger: Logger;
@@ -68,7 +74,8 @@ export interface LedgerSweepersOptions {
 
 /**
  * Runs the ledger sweepers every `intervalMs`: expired holds (reserved → available, `expire_hold` entries),
- * expired lots (available → expired, `expire_lot` entries), idempotency keys past their retention, and revenue
+ * expired lots (available → expired, `expire_lot` entries), idempotency keys past their retention (the ledger's,
+ * and the identity store's when `identity` is given), and revenue
  * rules whose cooldown has ended (`activateDueRules`, when the ledger has it). Safe with any number of gateway
  * instances: the ledger locks the rows it sweeps with `FOR UPDATE SKIP LOCKED`, and rule activations take the
  * ledger's governance lock in turn. A tick never overlaps the previous one; a failing sweeper is logged (warn) and
@@ -121,6 +128,10 @@ export function startLedgerSweepers(options: LedgerSweepersOptions): LedgerSweep
     await sweepBatches('expired_holds', () => ledger.sweepExpiredHolds(batch));
     await sweepBatches('expired_lots', () => ledger.sweepExpiredLots(batch));
     await sweepBatches('idempotency_keys', () => ledger.sweepIdempotencyKeys(batch));
+    const { identity } = options;
+    if (identity !== undefined) {
+      await sweepBatches('identity_idempotency_keys', () => identity.sweepIdempotencyKeys(batch));
+    }
     if (ledger.activateDueRules !== undefined) await activateDueRules(ledger.activateDueRules);
   }
 

@@ -23,6 +23,9 @@ function publicOf(jwk: JWK): JWK {
   return copy;
 }
 
+/** Short request deadlines, so the contract's slow-body case runs in seconds (the cap stays the default, 128). */
+const httpLimitsEnv = { HTTP_REQUEST_TIMEOUT_MS: '3000', HTTP_HEADERS_TIMEOUT_MS: '3000' };
+
 async function cliToken(dataDir: string, aud: string, sub: string, scope?: string): Promise<string> {
   const args = ['token', '--aud', aud, '--sub', sub, '--data-dir', dataDir];
   if (scope !== undefined) args.push('--scope', scope);
@@ -39,7 +42,7 @@ describe('gateway process with no configuration (embedded SQLite, dev keys)', ()
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'arrakis-gateway-e2e-'));
-    gateway = await spawnGateway({ DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_MS: '8000' });
+    gateway = await spawnGateway({ DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_MS: '8000', ...httpLimitsEnv });
     devJwk = await readDevJwk(dataDir);
     tokens = {
       user: await cliToken(dataDir, 'arrakis-api', 'e2e-user'),
@@ -58,6 +61,7 @@ describe('gateway process with no configuration (embedded SQLite, dev keys)', ()
     tokens: () => tokens,
     signer: () => ({ privateKey: devJwk, kid: devJwk.kid }),
     publicJwk: () => publicOf(devJwk),
+    httpLimits: { requestTimeoutMs: Number(httpLimitsEnv.HTTP_REQUEST_TIMEOUT_MS), connectionsPerAddressMax: 128 },
   });
 
   describe('process behaviour', () => {

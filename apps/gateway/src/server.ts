@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway({ config, logger });
   } catch (error) {
-    logger.fatal({ err: error }, 'could not start');
+    logger.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
     return;
   }

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { type Clock, type CounterBackend, systemClock } from '@arrakis/atomic-counter';
 import { createLedger, type Ledger, type LedgerDbHandle, migrateLedger } from '@arrakis/billing-ledger';
-import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from './app.js';
@@ -13,6 +12,7 @@ import { mintToken } from './auth/tokens.js';
 import type { GatewayConfig } from './config.js';
 import { counterBackendKind, openCounterBackend } from './counters.js';
 import type { GatewayApp } from './deps.js';
+import { createGatewayServer } from './http-server.js';
 import type { GatewayIdentity } from './identity/gateway-identity.js';
 import { openGatewayIdentity } from './identity/open-identity.js';
 import { type LedgerSweepers, ledgerDbKind, openLedgerDb, startLedgerSweepers } from './ledger.js';
@@ -50,14 +50,15 @@ export interface StartGatewayOptions {
   clock?: Clock;
 }
 
-function listen(app: GatewayApp, config: GatewayConfig): Promise<Server> {
+function listen(app: GatewayApp, config: GatewayConfig, logger: Logger): Promise<Server> {
   return new Promise((resolveServer, reject) => {
-    const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }) as Server;
+    const server = createGatewayServer({ fetch: app.fetch, hostname: config.host, http: config.http, logger });
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);
       resolveServer(server);
     });
+    server.listen(config.port, config.host);
   });
 }
 
@@ -111,14 +112,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ...config,
     jwt: { ...config.jwt, keys: config.jwt.keys.kind === 'dev' ? { kind: 'dev', dataDir } : config.jwt.keys },
   });
-  const counters = await openCounterBackend({ ...config, dataDir }, clock, (error) =>
-    logger.warn({ err: error }, 'counter migration failed; it will be retried on first use'),
-  );
-  let ledgerDb: LedgerDbHandle;
+  // The ledger first: on the embedded store it holds DATA_DIR's exclusive lock, so a second gateway on the same
+  // folder stops here, before it opens anything else in it.
+  const ledgerDb = await openLedgerDb({ ...config, dataDir });
+  let counters: Awaited<ReturnType<typeof openCounterBackend>>;
   try {
-    ledgerDb = await openLedgerDb({ ...config, dataDir });
+    counters = await openCounterBackend({ ...config, dataDir }, clock, (error) =>
+      logger.warn({ err: error }, 'counter migration failed; it will be retried on first use'),
+    );
   } catch (error) {
-    await counters.close();
+    await ledgerDb.close();
     throw error;
   }
   let identity: GatewayIdentity;
@@ -160,12 +163,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   let server: Server;
   try {
-    server = await listen(app, config);
+    server = await listen(app, config, logger);
   } catch (error) {
     await Promise.allSettled([ledgerDb.close(), counters.close()]);
     throw error;
   }
-  const sweepers = startLedgerSweepers({ ledger, intervalMs: config.ledger.sweepIntervalMs, logger });
+  const sweepers = startLedgerSweepers({
+    ledger,
+    identity: identity.service,
+    intervalMs: config.ledger.sweepIntervalMs,
+    logger,
+  });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -178,6 +186,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       keys: authKeys.source,
       nodeEnv: config.nodeEnv,
       rateLimit: config.rateLimit,
+      http: config.http,
       payments: paymentsSummary(config.payments),
     },
     'listening',

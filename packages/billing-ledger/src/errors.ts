@@ -32,7 +32,8 @@ export type LedgerErrorCode =
   | 'invalid_usage'
   | 'reservation_not_metered'
   | 'spend_cap_exceeded'
-  | 'system_account_read_only';
+  | 'system_account_read_only'
+  | 'account_in_debt';
 
 /** JSON-safe details of a {@link LedgerError}. */
 export type LedgerErrorDetails = Record<string, unknown>;
@@ -75,6 +76,7 @@ export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 |
   reservation_not_metered: 409,
   spend_cap_exceeded: 402,
   system_account_read_only: 403,
+  account_in_debt: 402,
 });
 
 /**
@@ -767,5 +769,29 @@ export class SystemAccountReadOnlyError extends LedgerError {
       { ...options, details: { accountId: input.accountId, ...options.details } },
     );
     this.accountId = input.accountId;
+  }
+}
+
+/**
+ * The account owes debt (a refund clawed back credit it had already spent, more than its other credit could
+ * offset): it may not place new holds until a mint or purchase pays the debt down. Nothing was written.
+ * `details` carries accountId and debtMicro (base-10 string).
+ *
+ * @example
+ * throw new AccountInDebtError({ accountId: 'acc_1', debtMicro: 1_500_000n });
+ */
+export class AccountInDebtError extends LedgerError {
+  override readonly name = 'AccountInDebtError';
+  readonly accountId: string;
+  readonly debtMicro: bigint;
+  constructor(input: { accountId: string; debtMicro: bigint }, options: Omit<LedgerErrorOptions, 'details'> = {}) {
+    super(
+      'account_in_debt',
+      `account ${quoteValue(input.accountId)} owes ${input.debtMicro} micro-USD of debt: pay it down (a mint or a ` +
+        'purchase) before placing new holds',
+      { ...options, details: { accountId: input.accountId, debtMicro: input.debtMicro.toString() } },
+    );
+    this.accountId = input.accountId;
+    this.debtMicro = input.debtMicro;
   }
 }

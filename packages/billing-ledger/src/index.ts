@@ -6,6 +6,15 @@
  */
 
 export { spendPeriodStarts } from './caps/spend-caps.js';
+export type { DataDirLock, DataDirLockHolder } from './db/data-dir-lock.js';
+export {
+  acquireDataDirLock,
+  DataDirLockedError,
+  dataDirLockAttemptsMax,
+  dataDirLockFileName,
+  dataDirLockRetryPauseMs,
+  dataDirLockUnreadableStaleMs,
+} from './db/data-dir-lock.js';
 export type { LedgerDb, LedgerDbHandle, LedgerDbKind, LedgerSchema } from './db/ledger-db.js';
 export { execRows } from './db/ledger-db.js';
 export { ledgerMigrationsFolder, migrateLedger } from './db/migrate.js';
@@ -30,6 +39,7 @@ export type {
   SpendCapExceededDetails,
 } from './errors.js';
 export {
+  AccountInDebtError,
   AccountNotFoundError,
   AlreadyRefundedError,
   CreditPackNotFoundError,
@@ -92,8 +102,15 @@ export {
   sweepBatchSizeMax,
   sweepEntriesPerAccountMax,
 } from './ledger/sweep.js';
-export { idempotencyKeyLengthMax, idLengthMax, isSystemEntityType, systemEntityType } from './ledger/validate.js';
-export { verifyViolationsMax } from './ledger/verify.js';
+export {
+  idempotencyKeyLengthMax,
+  idLengthMax,
+  isStorableText,
+  isSystemEntityType,
+  memoLengthMax,
+  systemEntityType,
+} from './ledger/validate.js';
+export { verifyPageSizeMax, verifyPagesPerQueryMax, verifyViolationsMax } from './ledger/verify.js';
 export { holdFor, parseUsage, priceUsage } from './meters/pricing.js';
 export type { Meter, MeterInput, MeterUnitPrice, Pricing, PricingLine, UnitPrice, Usage } from './meters/types.js';
 export {

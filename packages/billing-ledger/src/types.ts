@@ -291,6 +291,8 @@ export interface RefundResult {
   refundedMicro: bigint;
   /** Consumed credit recorded as debt on the account. */
   debtAddedMicro: bigint;
+  /** Part of that debt paid at once by the account's other available credit (the rest stays as `balance.debtMicro`). */
+  debtOffsetMicro: bigint;
   /** Reversals of the distributions of the charges the lot had paid for (one per charge). */
   reversals: Distribution[];
   balance: Balance;

@@ -1,5 +1,7 @@
 import { type CryptoKey, decodeJwt, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { describeHttpContract, type GatewayHttpContractOptions } from './gateway-http-contract.js';
+import { describeInputContract } from './gateway-input-contract.js';
 import { describeLedgerContract } from './gateway-ledger-contract.js';
 import { describeRevenueRuleContract } from './gateway-revenue-contract.js';
 import { createGatewayClient, type GatewayClient, type GatewayResult } from './http-client.js';
@@ -66,7 +68,7 @@ export interface GatewayContractTokens {
   user: string;
   /** `aud: arrakis-internal`. */
   service: string;
-  /** `aud: arrakis-admin`, with the scope `ledger:grant` or `admin` (the ledger cases grant credits). */
+  /** `aud: arrakis-admin`, with the scope `admin` (the ledger cases grant, read and price; reads need a scope). */
   admin: string;
 }
 
@@ -80,7 +82,7 @@ export interface GatewayContractSigner {
 }
 
 /** Options of {@link describeGatewayContract}. */
-export interface GatewayContractOptions {
+export interface GatewayContractOptions extends GatewayHttpContractOptions {
   /** Base URL of the running gateway; read when the tests run (after `beforeAll` started it). */
   baseUrl: () => string;
   /** Valid tokens, one per audience; read when the tests run. */
@@ -357,6 +359,17 @@ export function describeGatewayContract(name: string, options: GatewayContractOp
       client,
       tokens: options.tokens,
       ...(options.signer === undefined ? {} : { signer: options.signer }),
+    });
+    describeInputContract({
+      client,
+      tokens: options.tokens,
+      ...(options.signer === undefined ? {} : { signer: options.signer }),
+    });
+    describeHttpContract({
+      client,
+      tokens: options.tokens,
+      ...(options.signer === undefined ? {} : { signer: options.signer }),
+      ...(options.httpLimits === undefined ? {} : { limits: options.httpLimits }),
     });
   });
 }

@@ -10,7 +10,7 @@ import { type AccountBody, type BalanceBody, grantBodySchema, reserveBodySchema 
 /** Pages (of 1000 events) the events case reads at most to find the end of the feed. */
 export const contractEventPagesMax = 50;
 
-/** Tokens of the three audiences; the admin token needs the scope `ledger:grant` or `admin`. */
+/** Tokens of the three audiences; the admin token needs the scope `admin` (it grants and reads). */
 export interface LedgerContractTokens {
   user: string;
   service: string;

@@ -226,7 +226,7 @@ export interface GatewayClient {
   ): Promise<GatewayResult<SpendCapsBody>>;
   /** `GET /v1/accounts/:id/spend-caps` (admins, services, a user on their own account). */
   getSpendCaps(accountId: string, options?: GatewayCallOptions): Promise<GatewayResult<SpendCapsBody>>;
-  /** `GET /v1/events?after&limit` (services, admins), oldest first. */
+  /** `GET /v1/events?after&limit` (services, admins with `ledger:read` or `admin`), oldest first. */
   listEvents(options?: GatewayCallOptions & { after?: string; limit?: number }): Promise<GatewayResult<EventPageBody>>;
   /** Any JSON call, validated with `schema`. */
   request<T>(path: string, options: GatewayRequestOptions<T>): Promise<GatewayResult<T>>;

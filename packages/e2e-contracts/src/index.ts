@@ -19,8 +19,20 @@ export {
 } from './counter-backend-contract.js';
 export type { GatewayContractOptions, GatewayContractSigner, GatewayContractTokens } from './gateway-contract.js';
 export { describeGatewayContract, gatewayContractPaths } from './gateway-contract.js';
+export type {
+  GatewayHttpContractOptions,
+  HttpContractContext,
+  HttpContractLimits,
+} from './gateway-http-contract.js';
+export {
+  contractLongTokenCharacters,
+  contractOversizedHeadBytes,
+  contractSocketWaitMsMax,
+  describeHttpContract,
+} from './gateway-http-contract.js';
 export type { IdentityContractContext, IdentityContractTokens } from './gateway-identity-contract.js';
 export { contractAnchorTokenTtlSecondsMax, describeIdentityContract } from './gateway-identity-contract.js';
+export { describeInputContract, unstorableTextLiterals } from './gateway-input-contract.js';
 export type { LedgerContractContext, LedgerContractTokens } from './gateway-ledger-contract.js';
 export { contractEventPagesMax, describeLedgerContract, nonCanonicalAmounts } from './gateway-ledger-contract.js';
 export type {

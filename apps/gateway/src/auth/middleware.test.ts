@@ -89,6 +89,10 @@ describe('JWT auth: every rejection is a 401 JSON with a stable code', () => {
     await expect401(await f.get('/v1/whoami', { token: garbageToken }), 'invalid_token');
     await expect401(await f.get('/v1/whoami', { token: 'a.b.c' }), 'invalid_token');
     await expect401(await f.get('/v1/whoami', { token: 'x'.repeat(9000) }), 'invalid_token');
+    // A 100 kB token (what the server's header limit admits) is refused on its length, with or without spaces.
+    await expect401(await f.get('/v1/whoami', { token: 'x'.repeat(100_000) }), 'invalid_token');
+    const spaced = { authorization: `Bearer ${'x '.repeat(50_000)}` };
+    await expect401(await f.get('/v1/whoami', { headers: spaced }), 'invalid_token');
   });
 
   it('alg none → invalid_token', async () => {
@@ -257,6 +261,49 @@ describe('JWT auth: scopes and key sources', () => {
     });
     expect(withScope.status).toBe(200);
     expect(await withScope.json()).toEqual({ sub: 'root' });
+  });
+
+  it('anyScope admits a token holding one of the scopes; scopedAudiences limits the rule to those audiences', async () => {
+    const f = await makeAppFixture();
+    const auth = createAuth({
+      keys: (await resolveAuthKeys(f.config)).resolver,
+      issuer: 'arrakis-gateway',
+      algorithms: ['ES256'],
+      maxTokenAgeSeconds: 3600,
+      clock: f.clock,
+    });
+    const options = { anyScope: ['ledger:read', 'admin'], scopedAudiences: ['arrakis-admin'] as const };
+    f.app.get('/v1/test-any', auth.require(['arrakis-api', 'arrakis-admin'], options), (c) => c.json({ ok: true }));
+    const status = async (audience: string, scope?: string) =>
+      (await f.get('/v1/test-any', { token: await f.token(audience, 'x', scope === undefined ? {} : { scope }) }))
+        .status;
+    expect(await status('arrakis-admin', 'ledger:read')).toBe(200);
+    expect(await status('arrakis-admin', 'other admin')).toBe(200);
+    expect(await status('arrakis-admin')).toBe(403);
+    expect(await status('arrakis-admin', 'ledger:grant Admin x,admin')).toBe(403);
+    expect(await status('arrakis-api')).toBe(200);
+    const denied = await f.get('/v1/test-any', {
+      token: await f.token('arrakis-admin', 'x', { scope: 'ledger:grant' }),
+    });
+    expect(errorBodySchema.parse(await denied.json())).toMatchObject({
+      error: 'insufficient_scope',
+      details: { required: ['ledger:read or admin'], granted: ['ledger:grant'] },
+    });
+  });
+
+  it('createAuth refuses bad scope requirements when a route is built', () => {
+    const auth = createAuth({
+      keys: async () => new Uint8Array(),
+      issuer: 'i',
+      algorithms: ['ES256'],
+      maxTokenAgeSeconds: 60,
+      clock: { nowMs: () => 0 },
+    });
+    expect(() => auth.require(['arrakis-admin'], { anyScope: [] })).toThrow(/anyScope must name at least one/);
+    expect(() => auth.require(['arrakis-admin'], { scopes: ['has space'] })).toThrow(/invalid scope/);
+    expect(() => auth.require(['arrakis-admin'], { anyScope: ['a'], scopedAudiences: ['arrakis-api'] })).toThrow(
+      /not one of the route's audiences/,
+    );
   });
 
   it('createAuth refuses an empty or unsafe algorithm allowlist when built', () => {

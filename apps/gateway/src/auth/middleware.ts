@@ -5,10 +5,18 @@ import type { JwtAlgorithm } from '../config.js';
 import { type Audience, type AuthedEnv, audiences, type Principal } from '../context.js';
 import { AuthenticationError, GatewayError, InsufficientScopeError } from '../errors.js';
 import type { AuthKeyResolver } from './keys.js';
+import { checkRequireAuthOptions, missingScopes, type RequireAuthOptions } from './scopes.js';
 import { scopeCountMax, subjectLengthMax } from './tokens.js';
+
+export type { RequireAuthOptions } from './scopes.js';
 
 /** Longest bearer token accepted, in characters. */
 export const bearerTokenLengthMax = 8192;
+/**
+ * Longest `Authorization` header inspected, in characters: a longer one is a 401 `invalid_token` before any parsing
+ * (the server admits headers up to `headersBytesMax`, so a 100 kB token reaches this check).
+ */
+export const authorizationHeaderLengthMax = bearerTokenLengthMax + 64;
 /** Clock skew tolerated on `exp`, `nbf` and `iat`. */
 export const clockToleranceSeconds = 5;
 /** `typ` header values accepted when present (compared case-insensitively). */
@@ -24,15 +32,12 @@ export interface AuthOptions {
   clock: Clock;
 }
 
-/** Options of one route group's requirement. */
-export interface RequireAuthOptions {
-  /** Scopes the principal must all hold (403 `insufficient_scope` otherwise). */
-  scopes?: readonly string[];
-}
-
 /** The auth factory: one middleware per route group. */
 export interface Auth {
-  /** Verifies the bearer token for `allowed` audiences and sets `c.var.principal`. */
+  /**
+   * Verifies the bearer token for `allowed` audiences, checks the scopes of `options` (all of `scopes`, one of
+   * `anyScope`, for the `scopedAudiences`) and sets `c.var.principal`.
+   */
   require(allowed: readonly Audience[], options?: RequireAuthOptions): MiddlewareHandler<AuthedEnv>;
   /** Verifies a token outside a request (tests, tooling). */
   verify(token: string, allowed: readonly Audience[]): Promise<Principal>;
@@ -135,15 +140,39 @@ function principalFrom(payload: JWTPayload, allowed: readonly Audience[]): Princ
 }
 
 /**
+ * The token of an `Authorization: Bearer <token>` header. An over-long header is refused before the pattern runs.
+ *
+ * @throws {AuthenticationError} `missing_token` without a header, `invalid_token` for any other shape or length.
+ */
+function bearerTokenOf(header: string | undefined): string {
+  if (header === undefined || header.trim() === '') {
+    throw new AuthenticationError('missing_token', 'this route needs an "Authorization: Bearer <token>" header');
+  }
+  if (header.length > authorizationHeaderLengthMax) {
+    throw new AuthenticationError('invalid_token', `the token is longer than ${bearerTokenLengthMax} characters`);
+  }
+  const token = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header)?.[1];
+  if (token === undefined) {
+    throw new AuthenticationError('invalid_token', 'the Authorization header must be "Bearer <token>"');
+  }
+  if (token.length > bearerTokenLengthMax) {
+    throw new AuthenticationError('invalid_token', `the token is longer than ${bearerTokenLengthMax} characters`);
+  }
+  return token;
+}
+
+/**
  * Builds the bearer-token auth of the gateway. Tokens are verified with jose against the configured keys with an
  * explicit algorithm allowlist (ES256/EdDSA), the issuer, the route group's audiences, a required `exp`, `iat` and
- * `sub`, and a maximum token age. Every rejection is a 401 with a stable code; a missing scope is a 403.
+ * `sub`, and a maximum token age. Every rejection is a 401 with a stable code; a missing scope is a 403
+ * (`scopes`: all of them; `anyScope`: one of them; `scopedAudiences`: only for those audiences).
  *
  * @throws {TypeError} when the options are invalid (at build time, not per request).
  * @example
  * ```ts
  * const auth = createAuth({ keys, issuer: 'arrakis-gateway', algorithms: ['ES256'], maxTokenAgeSeconds: 3600, clock: systemClock });
  * app.get('/v1/admin/thing', auth.require(['arrakis-admin'], { scopes: ['admin'] }), (c) => c.json(c.var.principal));
+ * app.get('/v1/things', auth.require(['arrakis-api', 'arrakis-admin'], { anyScope: ['ledger:read', 'admin'], scopedAudiences: ['arrakis-admin'] }), handler);
  * ```
  */
 export function createAuth(options: AuthOptions): Auth {
@@ -184,23 +213,11 @@ export function createAuth(options: AuthOptions): Auth {
     for (const audience of allowed) {
       if (!(audiences as readonly string[]).includes(audience)) throw new TypeError(`unknown audience ${audience}`);
     }
-    const requiredScopes = requireOptions.scopes ?? [];
+    checkRequireAuthOptions(allowed, requireOptions);
     return async function authenticate(c, next) {
-      const header = c.req.header('authorization');
-      if (header === undefined || header.trim() === '') {
-        throw new AuthenticationError('missing_token', 'this route needs an "Authorization: Bearer <token>" header');
-      }
-      const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
-      const token = match?.[1];
-      if (token === undefined) {
-        throw new AuthenticationError('invalid_token', 'the Authorization header must be "Bearer <token>"');
-      }
-      if (token.length > bearerTokenLengthMax) {
-        throw new AuthenticationError('invalid_token', `the token is longer than ${bearerTokenLengthMax} characters`);
-      }
-      const principal = await verify(token, allowed);
-      const missing = requiredScopes.filter((s) => !principal.scopes.includes(s));
-      if (missing.length > 0) throw new InsufficientScopeError(requiredScopes, principal.scopes);
+      const principal = await verify(bearerTokenOf(c.req.header('authorization')), allowed);
+      const missing = missingScopes(principal, requireOptions);
+      if (missing.length > 0) throw new InsufficientScopeError(missing, principal.scopes);
       c.set('principal', principal);
       await next();
     };

@@ -9,7 +9,8 @@ export const scopeCountMax = 32;
 /** Longest token lifetime the gateway mints: one day. */
 export const tokenTtlSecondsMax = 86_400;
 
-const scopePattern = /^[A-Za-z0-9:._-]{1,64}$/;
+/** What one scope may look like: 1-64 characters of `A-Z a-z 0-9 : . _ -` (minted and required alike). */
+export const scopePattern = /^[A-Za-z0-9:._-]{1,64}$/;
 
 /** Thrown by {@link mintToken} before signing when an option is out of range. */
 export class TokenOptionError extends Error {

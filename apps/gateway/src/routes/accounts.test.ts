@@ -140,7 +140,7 @@ describe(`account routes on ${backend}`, () => {
 
     it('services and admins read any account; an unknown id is a 404 account_not_found', async () => {
       const { accountId: id } = await f.userAccount('someone');
-      for (const token of [f.tokens.service, f.tokens.admin, f.tokens.adminNoScope]) {
+      for (const token of [f.tokens.service, f.tokens.admin, f.tokens.reader]) {
         expect((await f.get(`/v1/accounts/${id}`, { token })).status).toBe(200);
       }
       const system = await f.get('/v1/accounts/acc_system_treasury', { token: f.tokens.service });

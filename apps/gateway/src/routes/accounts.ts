@@ -1,10 +1,10 @@
 import { type Account, AccountNotFoundError, type Ledger } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
-import type { AuthedEnv, Principal } from '../context.js';
+import { adminNeedsAnyScope, adminReadScopeNote } from '../auth/scopes.js';
+import type { Principal } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
-import { InsufficientScopeError } from '../errors.js';
 import { enforceTrust } from '../identity/trust-guard.js';
+import { freeTextSchema } from './free-text.js';
 import {
   AccountSchema,
   accountBody,
@@ -40,7 +40,7 @@ export const grantSourceType = 'grant';
 const json = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
 const forbiddenResponse = {
   403: json(
-    "`forbidden`: a user token on an account that is not the caller's (whether or not it exists); `insufficient_scope`.",
+    "`forbidden`: a user token on an account that is not the caller's (whether or not it exists); `insufficient_scope`: an admin token without `ledger:read` or `admin`.",
   ),
 } as const;
 const notFoundResponse = { 404: json('`account_not_found`.') } as const;
@@ -68,15 +68,14 @@ const GrantBodySchema = z
     amountMicro: amountMicroSchema('amountMicro'),
     poolId: ledgerNameSchema('general').optional(),
     expiresAt: UtcTimeSchema.optional(),
-    reason: z
-      .string()
-      .trim()
-      .min(1, 'a reason is required')
-      .max(grantReasonLengthMax)
-      .openapi({
-        example: 'welcome credit',
-        description: `Why (1-${grantReasonLengthMax} characters), recorded on the lot's entry.`,
-      }),
+    reason: freeTextSchema({
+      lengthMax: grantReasonLengthMax,
+      trim: true,
+      requiredMessage: 'a reason is required',
+    }).openapi({
+      example: 'welcome credit',
+      description: `Why (1-${grantReasonLengthMax} characters, no NUL or unpaired surrogate), recorded on the lot's entry.`,
+    }),
   })
   .strict()
   .openapi('GrantRequest');
@@ -95,17 +94,6 @@ const LotsQuerySchema = z.object({
       description: 'Also list lots with nothing left (default false).',
     }),
 });
-
-/** Admits a principal holding at least one of `scopes` (403 `insufficient_scope` otherwise). */
-function requireAnyScope(scopes: readonly string[]): MiddlewareHandler<AuthedEnv> {
-  return async function requireScope(c, next) {
-    const principal = c.var.principal;
-    if (!scopes.some((scope) => principal.scopes.includes(scope))) {
-      throw new InsufficientScopeError([scopes.join(' or ')], principal.scopes);
-    }
-    await next();
-  };
-}
 
 /**
  * Loads an account a principal may use: a user only their own (403 `forbidden` for any other id, existing or not);
@@ -134,7 +122,7 @@ export async function accountFor(ledger: Ledger, principal: Principal, accountId
  */
 export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void {
   const { ledger } = ctx.deps;
-  const readers = ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin']);
+  const readers = ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin'], adminNeedsAnyScope());
 
   const createAccountRoute = createRoute({
     method: 'post',
@@ -163,7 +151,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     path: '/v1/accounts/{id}',
     tags: ['accounts'],
     summary: 'An account',
-    description: 'Users see their own account only (`entityType` `user`, `entityId` = token `sub`).',
+    description: `Users see their own account only (\`entityType\` \`user\`, \`entityId\` = token \`sub\`). ${adminReadScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: idParamSchema('acc_01J0Z3') },
@@ -181,8 +169,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     path: '/v1/accounts/{id}/balance',
     tags: ['accounts'],
     summary: 'Balance as of now',
-    description:
-      'Available and reserved, total and per pool; lots past expiry count as expired even before the sweeper runs.',
+    description: `Available and reserved, total and per pool; lots past expiry count as expired even before the sweeper runs. ${adminReadScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: idParamSchema('acc_01J0Z3') },
@@ -200,7 +187,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     path: '/v1/accounts/{id}/lots',
     tags: ['accounts'],
     summary: 'Lots with their buckets',
-    description: 'In consumption order. Lots with nothing left are listed with `includeEmpty=true` only.',
+    description: `In consumption order. Lots with nothing left are listed with \`includeEmpty=true\` only. ${adminReadScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: idParamSchema('acc_01J0Z3'), query: LotsQuerySchema },
@@ -218,7 +205,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     path: '/v1/accounts/{id}/entries',
     tags: ['accounts'],
     summary: 'Journal entries, newest first',
-    description: 'Cursor-paginated: pass `nextCursor` as `cursor` for the next (older) page; null at the end.',
+    description: `Cursor-paginated: pass \`nextCursor\` as \`cursor\` for the next (older) page; null at the end. ${adminReadScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: idParamSchema('acc_01J0Z3'), query: EntriesQuerySchema },
@@ -241,7 +228,7 @@ export function registerAccountRoutes(app: GatewayApp, ctx: RouteContext): void 
     description:
       'Mints a `grant` lot. Admin tokens with the scope `ledger:grant` or `admin`. Pays down any debt of the account first.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAnyScope(grantScopes)] as const,
+    middleware: ctx.guard(['arrakis-admin'], { anyScope: grantScopes }),
     request: {
       params: idParamSchema('acc_01J0Z3'),
       headers: IdempotencyHeaderSchema,

@@ -105,6 +105,19 @@ describe('anchor routes with on-chain ownership (Hardhat)', () => {
     expect(body.details).toMatchObject({ reason: 'nonce_reused' });
   });
 
+  it('a repeat under the same Idempotency-Key replays the 201 (its nonce was claimed by the first request)', async () => {
+    const user = await f.userAccount('replay-key');
+    const nft = await mintTo(alice);
+    const body = { ...nft, ...(await walletProof(alice, user.accountId, nft)) };
+    const headers = { 'idempotency-key': 'bind-with-proof' };
+    const first = await f.post(`/v1/accounts/${user.accountId}/anchor`, { token: user.token, json: body, headers });
+    expect(first.status).toBe(201);
+    const firstBody = await first.json();
+    const again = await f.post(`/v1/accounts/${user.accountId}/anchor`, { token: user.token, json: body, headers });
+    expect(again.status).toBe(201);
+    expect(await again.json()).toEqual(firstBody);
+  });
+
   it('attack: a SIWE message for another domain is refused (403 wallet_proof_invalid, wrong_domain)', async () => {
     const user = await f.userAccount('phished');
     const nft = await mintTo(alice);

@@ -18,7 +18,7 @@ import {
   RotationSchema,
   rotationBody,
 } from './identity-schemas.js';
-import { IdempotencyHeaderSchema, idParamSchema, ledgerIdSchema } from './ledger-schemas.js';
+import { IdempotencyHeaderSchema, idParamSchema, ledgerIdSchema, writeOptions } from './ledger-schemas.js';
 import { authErrorResponses, ErrorBodySchema, validationErrorResponse } from './schemas.js';
 
 /** Scopes of which an admin needs one to bind anchors and to request or approve rotations. */
@@ -36,6 +36,32 @@ function requireAdminScope(): MiddlewareHandler<AuthedEnv> {
     }
     await next();
   };
+}
+
+/**
+ * A user binds with a wallet proof, which needs the on-chain ownership check: 403 `wallet_proof_required` without
+ * one, 503 `ownership_check_unavailable` without `CHAIN_RPC_URL`. Admins need neither.
+ */
+function assertMayBind(
+  ctx: RouteContext,
+  audience: string,
+  body: { siweMessage?: string | undefined; signature?: string | undefined },
+): void {
+  if (audience !== 'arrakis-api') return;
+  if (body.siweMessage === undefined || body.signature === undefined) {
+    throw new GatewayError(
+      'wallet_proof_required',
+      403,
+      'a user binds an anchor with a wallet proof: siweMessage signed by ownerAddress, and its signature',
+    );
+  }
+  if (ctx.deps.identity.ownership === undefined) {
+    throw new GatewayError(
+      'ownership_check_unavailable',
+      503,
+      'binding by a user needs an on-chain ownership check, and no CHAIN_RPC_URL is configured; ask an admin',
+    );
+  }
 }
 
 const rotationIdParamSchema = z.object({
@@ -61,7 +87,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: 'Bind an identity anchor (an NFT and its owner) to an account',
     description:
-      'Admins (scope `identity:admin` or `admin`) bind any account; a user binds their own with a wallet proof (`siweMessage` signed by `ownerAddress`), which needs `CHAIN_RPC_URL` (ownership is read on chain). With `CHAIN_RPC_URL`, `ownerOf` must be `ownerAddress` for admins too. 201 when bound, 200 when it already was (idempotent).',
+      'Admins (scope `identity:admin` or `admin`) bind any account; a user binds their own with a wallet proof (`siweMessage` signed by `ownerAddress`), which needs `CHAIN_RPC_URL` (ownership is read on chain). With `CHAIN_RPC_URL`, `ownerOf` must be `ownerAddress` for admins too. 201 when bound, 200 when it already was (idempotent). With `Idempotency-Key`, a repeat by the same caller with the same account and NFT answers the first answer (status and body) without checking the wallet proof or the chain again; the wallet proof is not part of the request the key names.',
     security: [{ bearerAuth: [] }],
     middleware: [...ctx.guard(['arrakis-api', 'arrakis-admin']), requireAdminScope()] as const,
     request: {
@@ -78,7 +104,9 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
         '`forbidden` (not your account), `wallet_proof_required`, `wallet_proof_invalid` (with `details.reason`, e.g. `nonce_reused`, `wrong_domain`), `ownership_not_verified`, `insufficient_scope`.',
       ),
       404: json('`account_not_found`.'),
-      409: json('`anchor_in_use` (the anchor or its NFT is bound to another account), `account_already_anchored`.'),
+      409: json(
+        '`anchor_in_use` (the anchor or its NFT is bound to another account), `account_already_anchored`, `idempotency_key_reused` (the Idempotency-Key was used with another body).',
+      ),
       422: json('`unsupported_chain`: the configured RPC serves another chain.'),
       503: json('`ownership_check_unavailable` (no `CHAIN_RPC_URL` for a user binding), `chain_unavailable`.'),
     },
@@ -90,7 +118,10 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: "An account's anchor",
     security: [{ bearerAuth: [] }],
-    middleware: ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin']),
+    middleware: ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin'], {
+      anyScope: ['ledger:read', ...identityAdminScopes],
+      scopedAudiences: ['arrakis-admin'],
+    }),
     request: { params: idParamSchema('acc_01J0Z3') },
     responses: {
       200: { description: 'The anchor.', content: { 'application/json': { schema: AnchorSchema } } },
@@ -107,7 +138,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: 'Request an anchor rotation (four eyes, step 1)',
     description:
-      'By an admin who did not create the current anchor. Another admin (not the requester, not the creator) approves it within `ANCHOR_ROTATION_TTL_SECONDS` (24 h by default). Repeating the same request answers the pending one.',
+      'By an admin who did not create the current anchor. Another admin (not the requester, not the creator) approves it within `ANCHOR_ROTATION_TTL_SECONDS` (24 h by default). Repeating the same request answers the pending one; with `Idempotency-Key`, a repeat answers the first answer.',
     security: [{ bearerAuth: [] }],
     middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
     request: {
@@ -123,7 +154,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
         '`four_eyes_violation` (the requester created the anchor), `ownership_not_verified`, `insufficient_scope`.',
       ),
       404: json('`account_not_found`, `anchor_not_found`.'),
-      409: json('`anchor_in_use`, `rotation_pending` (another request is pending).'),
+      409: json('`anchor_in_use`, `rotation_pending` (another request is pending), `idempotency_key_reused`.'),
     },
   });
 
@@ -133,7 +164,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: 'Approve an anchor rotation (four eyes, step 2)',
     description:
-      'By an admin who is neither the requester nor the creator of the current anchor. The anchor changes and its epoch moves on; the audit keeps both actors, both times and the first 8 hex digits of both anchors.',
+      'By an admin who is neither the requester nor the creator of the current anchor. The anchor changes and its epoch moves on; the audit keeps both actors, both times and the first 8 hex digits of both anchors. With `Idempotency-Key`, a repeat answers the first answer.',
     security: [{ bearerAuth: [] }],
     middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
     request: { params: rotationIdParamSchema, headers: IdempotencyHeaderSchema },
@@ -143,7 +174,9 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
       ...authErrorResponses,
       403: json('`four_eyes_violation`, `ownership_not_verified`, `insufficient_scope`.'),
       404: json('`rotation_not_found`.'),
-      409: json('`rotation_expired`, `rotation_not_pending`, `anchor_in_use`, `anchor_changed`.'),
+      409: json(
+        '`rotation_expired`, `rotation_not_pending`, `anchor_in_use`, `anchor_changed`, `idempotency_key_reused` (the key was used to approve another rotation).',
+      ),
     },
   });
 
@@ -184,10 +217,10 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: 'An anchor token (a short-lived JWT with the anchor claim)',
     description:
-      "For the account's user or a service. ES256/EdDSA, `kid`, `iss`, `aud` = `ANCHOR_TOKEN_AUDIENCE`, `sub` = account id, `anchor`, `anc_epoch`, lifetime `ANCHOR_TOKEN_TTL_SECONDS` (at most 10 minutes). Verify it with `/.well-known/jwks.json`.",
+      "For the account's user or a service. ES256/EdDSA, `kid`, `iss`, `aud` = `ANCHOR_TOKEN_AUDIENCE`, `sub` = account id, `anchor`, `anc_epoch`, lifetime `ANCHOR_TOKEN_TTL_SECONDS` (at most 10 minutes). Verify it with `/.well-known/jwks.json`. Writes nothing, so a retry is safe: each call issues a new token (no `Idempotency-Key`).",
     security: [{ bearerAuth: [] }],
     middleware: ctx.guard(['arrakis-api', 'arrakis-internal']),
-    request: { params: idParamSchema('acc_01J0Z3'), headers: IdempotencyHeaderSchema },
+    request: { params: idParamSchema('acc_01J0Z3') },
     responses: {
       200: { description: 'The token.', content: { 'application/json': { schema: AnchorTokenSchema } } },
       ...validationErrorResponse,
@@ -201,22 +234,13 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     const principal = c.var.principal;
     const body = c.req.valid('json');
     const account = await accountFor(ledger, principal, c.req.valid('param').id);
-    const nft = nftOf(body);
-    const isUser = principal.audience === 'arrakis-api';
-    if (isUser && (body.siweMessage === undefined || body.signature === undefined)) {
-      throw new GatewayError(
-        'wallet_proof_required',
-        403,
-        'a user binds an anchor with a wallet proof: siweMessage signed by ownerAddress, and its signature',
-      );
-    }
-    if (isUser && identity.ownership === undefined) {
-      throw new GatewayError(
-        'ownership_check_unavailable',
-        503,
-        'binding by a user needs an on-chain ownership check, and no CHAIN_RPC_URL is configured; ask an admin',
-      );
-    }
+    const input = { accountId: account.id, nft: nftOf(body), actor: principal.sub };
+    const options = writeOptions(principal, c.req.valid('header'));
+    assertMayBind(ctx, principal.audience, body);
+    // A repeat under its key answers first: its wallet proof's nonce was claimed by the first request.
+    const replay = await identity.service.findBindReplay(input, options);
+    if (replay !== null)
+      return replay.created ? c.json(anchorBody(replay.record), 201) : c.json(anchorBody(replay.record), 200);
     if (body.siweMessage !== undefined || body.signature !== undefined) {
       await verifyWalletProof({
         message: body.siweMessage ?? '',
@@ -227,13 +251,13 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
           address: body.ownerAddress,
           chainId: body.chainId,
           accountId: account.id,
-          anchor: deriveAnchor(nft),
+          anchor: deriveAnchor(input.nft),
         },
         nonces: identity.nonces,
         clock,
       });
     }
-    const { record, created } = await identity.service.bindAnchor({ accountId: account.id, nft, actor: principal.sub });
+    const { record, created } = await identity.service.bindAnchor(input, options);
     return created ? c.json(anchorBody(record), 201) : c.json(anchorBody(record), 200);
   });
 
@@ -245,20 +269,18 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
   app.openapi(requestRotationRoute, async (c) => {
     const body = c.req.valid('json');
     const account = await accountFor(ledger, c.var.principal, c.req.valid('param').id);
-    const rotation = await identity.service.requestRotation({
-      accountId: account.id,
-      nft: nftOf(body),
-      actor: c.var.principal.sub,
-      reason: body.reason ?? null,
-    });
+    const rotation = await identity.service.requestRotation(
+      { accountId: account.id, nft: nftOf(body), actor: c.var.principal.sub, reason: body.reason ?? null },
+      writeOptions(c.var.principal, c.req.valid('header')),
+    );
     return c.json(rotationBody(rotation), 202);
   });
 
   app.openapi(approveRoute, async (c) => {
-    const { rotation, anchor } = await identity.service.approveRotation({
-      rotationId: c.req.valid('param').rid,
-      actor: c.var.principal.sub,
-    });
+    const { rotation, anchor } = await identity.service.approveRotation(
+      { rotationId: c.req.valid('param').rid, actor: c.var.principal.sub },
+      writeOptions(c.var.principal, c.req.valid('header')),
+    );
     return c.json({ ...rotationBody(rotation), anchor: anchorBody(anchor) }, 200);
   });
 

@@ -2,13 +2,16 @@
 // over a time range.
 import { revenuePools } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
+import { adminNeedsAnyScope } from '../auth/scopes.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { RequestValidationError } from '../errors.js';
 import { DistributionSchema, distributionBody, idParamSchema } from './ledger-schemas.js';
-import { requireAnyScope, revenueReadScopes } from './revenue-rules.js';
+import { revenueReadScopes } from './revenue-rules.js';
 import { authErrorResponses, ErrorBodySchema, validationErrorResponse } from './schemas.js';
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
+/** Scopes of which an admin needs one to read a hold's distribution: a ledger reader or a revenue reader. */
+export const distributionReadScopes: readonly string[] = ['ledger:read', 'revenue:read', 'revenue:write', 'admin'];
 const microString = z.string().openapi({ description: 'Micro-USD as a base-10 string (may be negative for net).' });
 
 /** `GET /v1/reservations/{id}/distribution`. */
@@ -54,9 +57,10 @@ export function registerDistributionRoutes(app: GatewayApp, ctx: RouteContext): 
     path: '/v1/reservations/{id}/distribution',
     tags: ['reservations'],
     summary: 'Which revenue rule governed a charge',
-    description: "The hold's charge distribution (null when nothing was charged) and the reversals of it.",
+    description:
+      "The hold's charge distribution (null when nothing was charged) and the reversals of it. Services, and admins with the scope `ledger:read`, `revenue:read`, `revenue:write` or `admin` (403 `insufficient_scope` without).",
     security: [{ bearerAuth: [] }],
-    middleware: ctx.guard(['arrakis-internal', 'arrakis-admin']),
+    middleware: ctx.guard(['arrakis-internal', 'arrakis-admin'], adminNeedsAnyScope(distributionReadScopes)),
     request: { params: idParamSchema('res_01J0Z3') },
     responses: {
       200: {
@@ -83,7 +87,7 @@ export function registerDistributionRoutes(app: GatewayApp, ctx: RouteContext): 
     summary: 'Revenue per pool over a time range',
     description: 'Distributed, reversed and net micro-USD per pool for distributions written in `[from, to)`.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAnyScope(revenueReadScopes)],
+    middleware: ctx.guard(['arrakis-admin'], { anyScope: revenueReadScopes }),
     request: { query: TotalsQuerySchema },
     responses: {
       200: { description: 'The totals.', content: { 'application/json': { schema: RevenueTotalsSchema } } },

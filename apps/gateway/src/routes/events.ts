@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { adminNeedsAnyScope } from '../auth/scopes.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { cursorSchema, EventPageSchema, eventBody, eventsPageLimitMax, pageLimitSchema } from './ledger-schemas.js';
 import { authErrorResponses, ErrorBodySchema } from './schemas.js';
@@ -7,7 +8,8 @@ const EventsQuerySchema = z.object({ after: cursorSchema('after'), limit: pageLi
 
 /**
  * Registers `GET /v1/events?after&limit`: the ledger's outbox of economic events (`lot.minted`,
- * `reservation.created`, `reservation.finalized`, …), oldest first after the cursor. Services and admins.
+ * `reservation.created`, `reservation.finalized`, …), oldest first after the cursor. Services, and admins with
+ * `ledger:read` or `admin`.
  *
  * @example
  * ```ts
@@ -23,9 +25,9 @@ export function registerEventRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['events'],
     summary: 'The event feed',
     description:
-      'Economic events written in the same transaction as the change they describe, oldest first. Pass `nextCursor` as `after` to read on; an empty page returns the `after` it was given (null only when no event exists yet and no `after` was given), so a consumer polls with the last `nextCursor`.',
+      'Economic events written in the same transaction as the change they describe, oldest first. Pass `nextCursor` as `after` to read on; an empty page returns the `after` it was given (null only when no event exists yet and no `after` was given), so a consumer polls with the last `nextCursor`. Services, and admins with the scope `ledger:read` or `admin` (403 `insufficient_scope` without).',
     security: [{ bearerAuth: [] }],
-    middleware: ctx.guard(['arrakis-internal', 'arrakis-admin']),
+    middleware: ctx.guard(['arrakis-internal', 'arrakis-admin'], adminNeedsAnyScope()),
     request: { query: EventsQuerySchema },
     responses: {
       200: { description: 'A page of events.', content: { 'application/json': { schema: EventPageSchema } } },

@@ -2,8 +2,9 @@
 // turn identity records into them. Ids (chain, token) are uint256 as base-10 strings (JSON numbers up to 2^53 - 1 are
 // accepted too); times are ISO 8601 UTC.
 import type { AnchorAuditRecord, AnchorInput, AnchorRecord, RotationRecord } from '@arrakis/identity-trust';
-import { uint256Max } from '@arrakis/identity-trust';
+import { rotationReasonLengthMax, uint256Max } from '@arrakis/identity-trust';
 import { z } from '@hono/zod-openapi';
+import { freeTextSchema } from './free-text.js';
 import { ledgerIdPattern } from './ledger-schemas.js';
 
 /** Longest SIWE message accepted on the wire, in characters. */
@@ -56,7 +57,7 @@ export const NftFieldsSchema = {
 export const BindAnchorBodySchema = z
   .object({
     ...NftFieldsSchema,
-    siweMessage: z.string().min(1).max(siweMessageLengthMax).optional().openapi({
+    siweMessage: freeTextSchema({ lengthMax: siweMessageLengthMax }).optional().openapi({
       description:
         "Users: an EIP-4361 message signed by `ownerAddress` for this gateway's SIWE domain, the NFT's chain id, with the resources `urn:arrakis:account:<id>` and `urn:arrakis:anchor:<anchor>`, an expiration at most 10 minutes after issue, and a fresh nonce.",
     }),
@@ -73,7 +74,10 @@ export const BindAnchorBodySchema = z
 export const RotationRequestBodySchema = z
   .object({
     ...NftFieldsSchema,
-    reason: z.string().trim().min(1).max(500).optional().openapi({ example: 'the wallet was lost' }),
+    reason: freeTextSchema({ lengthMax: rotationReasonLengthMax, trim: true }).optional().openapi({
+      example: 'the wallet was lost',
+      description: 'Why (1-500 characters, no NUL or unpaired surrogate).',
+    }),
   })
   .strict()
   .openapi('AnchorRotationRequest');

@@ -287,7 +287,9 @@ export const AccountSchema = z
     id: z.string().openapi({ example: 'acc_01J0Z3' }),
     entityType: z.string().openapi({ example: 'user' }),
     entityId: z.string().openapi({ example: 'alice' }),
-    debtMicro: micro('Consumed credit refunded later; the next mints pay it down first.'),
+    debtMicro: micro(
+      "Spent credit whose lot was refunded, beyond what the account's other credit could pay: while above 0 every new hold is refused (402 `account_in_debt`); the next mints pay it first.",
+    ),
     createdAt: time(),
   })
   .openapi('Account');

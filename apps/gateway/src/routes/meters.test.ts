@@ -77,7 +77,7 @@ describe(`meter routes on ${backend}`, () => {
       return answer.json();
     };
     expect(await read(`/v1/meters/${id}`)).toEqual(second);
-    expect(await read(`/v1/meters/${id}?version=1`, f.tokens.adminNoScope)).toEqual(first);
+    expect(await read(`/v1/meters/${id}?version=1`, f.tokens.reader)).toEqual(first);
     const versions = (await read(`/v1/meters/${id}/versions`)) as { versions: MeterAnswer[] };
     expect(versions.versions.map((meter) => meter.version)).toEqual([2, 1]);
     const { token: userToken } = await f.user('reader');

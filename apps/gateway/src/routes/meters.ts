@@ -1,8 +1,8 @@
 // The price book over HTTP: admins with the scope `pricing:admin` or `admin` create meters and their next versions
-// (never an update; the ledger records who and emits `meter.versioned`); any authenticated caller reads them.
+// (never an update; the ledger records who and emits `meter.versioned`); users and services read them, admins with
+// `ledger:read`, `pricing:admin` or `admin`.
 import { createRoute, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv, AuthedEnv } from '../context.js';
+import { adminNeedsAnyScope, ledgerReadScopes } from '../auth/scopes.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { IdempotencyHeaderSchema, ledgerNameSchema, writeOptions } from './ledger-schemas.js';
 import {
@@ -13,11 +13,12 @@ import {
   meterBody,
   meterInputOf,
 } from './meter-schemas.js';
-import { requireAnyScope } from './revenue-rules.js';
 import { authErrorResponses, ErrorBodySchema, validationErrorResponse } from './schemas.js';
 
 /** Scopes of which an admin needs one to create meters or meter versions. */
 export const pricingScopes: readonly string[] = ['pricing:admin', 'admin'];
+/** Scopes of which an admin needs one to read meters: a pricing admin reads what it writes. */
+export const meterReadScopes: readonly string[] = ['pricing:admin', ...ledgerReadScopes];
 
 /** Largest `?version=` accepted. */
 export const meterVersionMax = 2_147_483_647;
@@ -62,8 +63,7 @@ export function registerMeterRoutes(app: GatewayApp, ctx: RouteContext): void {
 
 function registerCreateMeterRoute(app: GatewayApp, ctx: RouteContext): void {
   const { ledger } = ctx.deps;
-  type Guard = [MiddlewareHandler<AuthedEnv>, MiddlewareHandler<AppEnv>, MiddlewareHandler<AuthedEnv>];
-  const pricers: Guard = [...ctx.guard(['arrakis-admin']), requireAnyScope(pricingScopes)];
+  const pricers = ctx.guard(['arrakis-admin'], { anyScope: pricingScopes });
   const createMeterRoute = createRoute({
     method: 'post',
     path: '/v1/meters',
@@ -97,14 +97,14 @@ function registerCreateMeterRoute(app: GatewayApp, ctx: RouteContext): void {
 
 function registerMeterReadRoutes(app: GatewayApp, ctx: RouteContext): void {
   const { ledger } = ctx.deps;
-  const readers = ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin']);
+  const readers = ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin'], adminNeedsAnyScope(meterReadScopes));
+  const readScopeNote = 'Admins need the scope `ledger:read`, `pricing:admin` or `admin` (403 `insufficient_scope`).';
   const listRoute = createRoute({
     method: 'get',
     path: '/v1/meters',
     tags: ['meters'],
     summary: 'Every meter, as in force now',
-    description:
-      'The version in force of each meter, by id. Meters whose first version is still scheduled are left out.',
+    description: `The version in force of each meter, by id. Meters whose first version is still scheduled are left out. ${readScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     responses: {
@@ -118,7 +118,7 @@ function registerMeterReadRoutes(app: GatewayApp, ctx: RouteContext): void {
     path: '/v1/meters/{id}',
     tags: ['meters'],
     summary: 'A meter: the version in force, or one version',
-    description: 'Without `version`: the version in force now. With it: that version, in force or not.',
+    description: `Without \`version\`: the version in force now. With it: that version, in force or not. ${readScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: MeterParamSchema, query: VersionQuerySchema },
@@ -130,7 +130,7 @@ function registerMeterReadRoutes(app: GatewayApp, ctx: RouteContext): void {
     path: '/v1/meters/{id}/versions',
     tags: ['meters'],
     summary: "A meter's versions, newest first",
-    description: 'Scheduled versions (effectiveAt in the future) too.',
+    description: `Scheduled versions (effectiveAt in the future) too. ${readScopeNote}`,
     security: [{ bearerAuth: [] }],
     middleware: readers,
     request: { params: MeterParamSchema },

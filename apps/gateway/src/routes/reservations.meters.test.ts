@@ -282,7 +282,9 @@ describe(`metered holds, finalize by usage, caps and scoped keys on ${backend}`,
         updatedAt: null,
       });
       expect((await read(f.tokens.service)).status).toBe(200);
-      expect((await read(f.tokens.adminNoScope)).status).toBe(200);
+      expect((await read(f.tokens.reader)).status).toBe(200);
+      await errorOf(await read(f.tokens.adminNoScope), 403, 'insufficient_scope');
+      await errorOf(await read(f.tokens.granter), 403, 'insufficient_scope');
       await errorOf(await read(other.token), 403, 'forbidden');
       const cleared = await putCaps(user.accountId, { dailyCapMicro: null, monthlyCapMicro: null });
       expect(await cleared.json()).toMatchObject({ dailyCapMicro: null, monthlyCapMicro: null });

@@ -54,6 +54,22 @@ describe(`reservation routes on ${backend}`, () => {
       expect(body).toMatchObject({ meterId: null, meterVersion: null, usage: null });
     });
 
+    it('an account in debt is refused every hold: 402 account_in_debt, nothing written', async () => {
+      const { lot } = await f.ledger.mint({ accountId: alice, amountMicro: 100n, sourceType: 'purchase' });
+      // Spend everything (the grant of 5 000 000 and the purchase), then refund the purchase: its 100 are owed.
+      const all = await f.reserve(alice, '5000100');
+      expect((await finalize(all.id, '5000100')).status).toBe(200);
+      await f.ledger.refund({ lotId: lot.id });
+      const before = await f.snapshot(alice);
+      const refused = await f.post('/v1/reservations', {
+        token: f.tokens.service,
+        json: { accountId: alice, amountMicro: '1' },
+      });
+      const body = await errorOf(refused, 402, 'account_in_debt');
+      expect(body.details).toEqual({ accountId: alice, debtMicro: '100' });
+      expect(await f.snapshot(alice)).toEqual(before);
+    });
+
     it('draws from the named pool first, then general, in consumption order', async () => {
       const gpu = await f.grant(alice, '1000', { poolId: 'gpu' });
       const hold = await f.reserve(alice, '3000', { poolId: 'gpu' });

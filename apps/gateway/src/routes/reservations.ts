@@ -227,7 +227,7 @@ function registerReserveRoute(app: GatewayApp, ctx: RouteContext): void {
         '`validation_failed` (also both or neither of amountMicro and meterId, terms with meterId, estimate without meterId); `unknown_dimension`, `invalid_usage` (the estimate).',
       ),
       402: json(
-        "`insufficient_credits`: `details` carries requestedMicro, availableMicro, shortfallMicro, poolId. With payments on, also `pack` and `purchaseUrl`, and a `PAYMENT-REQUIRED` header (x402) for the cheapest credit pack covering the shortfall, whose `resource.url` is that pack's purchase route. `spend_cap_exceeded`: `details` carries period, periodStart, spentMicro, capMicro, requestedMicro.",
+        "`insufficient_credits`: `details` carries requestedMicro, availableMicro, shortfallMicro, poolId. With payments on, also `pack` and `purchaseUrl`, and a `PAYMENT-REQUIRED` header (x402) for the cheapest credit pack covering the shortfall, whose `resource.url` is that pack's purchase route. `spend_cap_exceeded`: `details` carries period, periodStart, spentMicro, capMicro, requestedMicro. `account_in_debt`: the account owes debt its credit could not pay (a refunded purchase it had spent); `details` carries accountId, debtMicro.",
       ),
       ...authErrorResponses,
       403: json(

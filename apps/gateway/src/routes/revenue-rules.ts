@@ -10,10 +10,8 @@ import {
   ruleTextLengthMax,
 } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv, AuthedEnv } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
-import { InsufficientScopeError } from '../errors.js';
+import { freeTextSchema } from './free-text.js';
 import {
   cursorSchema,
   IdempotencyHeaderSchema,
@@ -98,14 +96,14 @@ export const RevenueRuleAuditSchema = z
 
 const ProposeBodySchema = z
   .object({
-    name: z.string().min(1).max(ruleNameLengthMax).openapi({ example: 'community first' }),
+    name: freeTextSchema({ lengthMax: ruleNameLengthMax }).openapi({ example: 'community first' }),
     schemaVersion: z.union([z.literal(1), z.literal(2)]).openapi({ example: 1 }),
     commonsBps: bps('Commons share'),
     communityBps: bps('Community pool share'),
     foundationBps: bps('Foundation share'),
     referrerBps: bps('Referrer share, schema 2 only').optional(),
     treasuryBps: bps('Treasury share, schema 2 only').optional(),
-    notes: z.string().max(ruleTextLengthMax).optional(),
+    notes: freeTextSchema({ lengthMax: ruleTextLengthMax, lengthMin: 0 }).optional(),
   })
   .strict()
   .openapi('ProposeRevenueRuleRequest', {
@@ -114,14 +112,10 @@ const ProposeBodySchema = z
 
 const ReasonBodySchema = z
   .object({
-    reason: z
-      .string()
-      .min(1)
-      .max(ruleTextLengthMax)
-      .openapi({
-        example: 'the old split pays a closed pool',
-        description: `Why (1-${ruleTextLengthMax} characters).`,
-      }),
+    reason: freeTextSchema({ lengthMax: ruleTextLengthMax }).openapi({
+      example: 'the old split pays a closed pool',
+      description: `Why (1-${ruleTextLengthMax} characters, no NUL or unpaired surrogate).`,
+    }),
   })
   .strict()
   .openapi('RevenueRuleReasonRequest');
@@ -187,17 +181,6 @@ function auditEntryBody(entry: RevenueRuleAuditEntry): z.infer<typeof RevenueRul
   };
 }
 
-/** Admits a principal holding at least one of `scopes` (403 `insufficient_scope` otherwise). */
-export function requireAnyScope(scopes: readonly string[]): MiddlewareHandler<AuthedEnv> {
-  return async function requireRevenueScope(c, next) {
-    const principal = c.var.principal;
-    if (!scopes.some((scope) => principal.scopes.includes(scope))) {
-      throw new InsufficientScopeError([scopes.join(' or ')], principal.scopes);
-    }
-    await next();
-  };
-}
-
 /**
  * Registers the revenue rule routes (admin tokens only): `POST /v1/revenue-rules` and its `submit`, `approve`,
  * `reject` and `activate-now` transitions (scope `revenue:write` or `admin`), and `GET /v1/revenue-rules`,
@@ -210,9 +193,8 @@ export function requireAnyScope(scopes: readonly string[]): MiddlewareHandler<Au
  */
 export function registerRevenueRuleRoutes(app: GatewayApp, ctx: RouteContext): void {
   const { ledger } = ctx.deps;
-  type Guard = [MiddlewareHandler<AuthedEnv>, MiddlewareHandler<AppEnv>, MiddlewareHandler<AuthedEnv>];
-  const readers: Guard = [...ctx.guard(['arrakis-admin']), requireAnyScope(revenueReadScopes)];
-  const writers: Guard = [...ctx.guard(['arrakis-admin']), requireAnyScope(revenueWriteScopes)];
+  const readers = ctx.guard(['arrakis-admin'], { anyScope: revenueReadScopes });
+  const writers = ctx.guard(['arrakis-admin'], { anyScope: revenueWriteScopes });
   const ruleJson = (description: string) => ({
     description,
     content: { 'application/json': { schema: RevenueRuleSchema } },

@@ -3,14 +3,16 @@
 // `spend_cap_exceeded`).
 import type { SpendCaps, SpendPeriod } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
+import { adminNeedsAnyScope, ledgerReadScopes } from '../auth/scopes.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { accountFor } from './accounts.js';
 import { amountMicroSchema, IdempotencyHeaderSchema, idParamSchema, writeOptions } from './ledger-schemas.js';
-import { requireAnyScope } from './revenue-rules.js';
 import { authErrorResponses, ErrorBodySchema, validationErrorResponse } from './schemas.js';
 
 /** Scopes of which an admin needs one to set spend caps. */
 export const spendCapScopes: readonly string[] = ['ledger:caps', 'admin'];
+/** Scopes of which an admin needs one to read spend caps. */
+export const spendCapReadScopes: readonly string[] = ['ledger:caps', ...ledgerReadScopes];
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
 const time = () => z.iso.datetime().openapi({ example: '2026-12-03T00:00:00.000Z' });
@@ -113,7 +115,7 @@ export function registerSpendCapRoutes(app: GatewayApp, ctx: RouteContext): void
     description:
       'Replaces the daily and monthly caps (UTC periods; null: none). A reserve whose hold would take the spend of a period past its cap is refused with 402 `spend_cap_exceeded`; holds already placed stay. Emits `spend_caps.updated` with the admin. Scope `ledger:caps` or `admin`.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAnyScope(spendCapScopes)] as const,
+    middleware: ctx.guard(['arrakis-admin'], { anyScope: spendCapScopes }),
     request: {
       params: idParamSchema('acc_01J0Z3'),
       headers: IdempotencyHeaderSchema,
@@ -134,15 +136,18 @@ export function registerSpendCapRoutes(app: GatewayApp, ctx: RouteContext): void
     path: '/v1/accounts/{id}/spend-caps',
     tags: ['accounts'],
     summary: "An account's spend caps and its spend this day and month",
-    description: 'Admins, services, and users on their own account.',
+    description:
+      'Services, users on their own account, and admins with the scope `ledger:read`, `ledger:caps` or `admin` (403 `insufficient_scope` without).',
     security: [{ bearerAuth: [] }],
-    middleware: ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin']),
+    middleware: ctx.guard(['arrakis-api', 'arrakis-internal', 'arrakis-admin'], adminNeedsAnyScope(spendCapReadScopes)),
     request: { params: idParamSchema('acc_01J0Z3') },
     responses: {
       200: capsJson('The caps and the current spend.'),
       ...validationErrorResponse,
       ...authErrorResponses,
-      403: json("`forbidden`: a user token on an account that is not the caller's."),
+      403: json(
+        "`forbidden`: a user token on an account that is not the caller's; `insufficient_scope`: an admin token without `ledger:read`, `ledger:caps` or `admin`.",
+      ),
       404: json('`account_not_found`.'),
     },
   });

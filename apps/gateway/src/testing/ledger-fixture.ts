@@ -14,7 +14,9 @@ export interface LedgerTokens {
   admin: string;
   /** `arrakis-admin` with scope `ledger:grant` only. */
   granter: string;
-  /** `arrakis-admin` without scopes. */
+  /** `arrakis-admin` with scope `ledger:read` only. */
+  reader: string;
+  /** `arrakis-admin` without scopes (reads nothing: every admin route needs a scope). */
   adminNoScope: string;
 }
 
@@ -100,6 +102,7 @@ export async function makeLedgerAppFixture(
       service: await fixture.token('arrakis-internal', 'billing-service'),
       admin: await fixture.token('arrakis-admin', 'root', { scope: 'admin' }),
       granter: await fixture.token('arrakis-admin', 'support', { scope: 'ledger:grant' }),
+      reader: await fixture.token('arrakis-admin', 'auditor', { scope: 'ledger:read' }),
       adminNoScope: await fixture.token('arrakis-admin', 'viewer'),
     });
   }

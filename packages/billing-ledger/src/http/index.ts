@@ -7,6 +7,7 @@
 // very classes of `@arrakis/billing-ledger` (one shared module in the build), not copies.
 export type { LedgerErrorCode, LedgerErrorDetails } from '../errors.js';
 export {
+  AccountInDebtError,
   AccountNotFoundError,
   AlreadyRefundedError,
   CreditPackNotFoundError,

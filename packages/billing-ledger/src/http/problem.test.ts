@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AccountInDebtError,
   AccountNotFoundError,
   AlreadyRefundedError,
   CreditPackNotFoundError,
@@ -82,6 +83,7 @@ const samples: { readonly [C in LedgerErrorCode]: () => LedgerError } = {
       requestedMicro: 2n,
     }),
   system_account_read_only: () => new SystemAccountReadOnlyError({ accountId: 'acc_system_treasury' }),
+  account_in_debt: () => new AccountInDebtError({ accountId: 'acc_1', debtMicro: 1_500_000n }),
 };
 
 const codes = Object.keys(ledgerErrorHttpStatus) as LedgerErrorCode[];

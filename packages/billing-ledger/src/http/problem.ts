@@ -5,6 +5,7 @@
  * error, bigints as base-10 strings, dates as ISO strings).
  */
 import {
+  AccountInDebtError,
   AccountNotFoundError,
   AlreadyRefundedError,
   CreditPackNotFoundError,
@@ -194,6 +195,8 @@ const ledgerErrorFactories: { readonly [C in LedgerErrorCode]: LedgerErrorFactor
     }),
   system_account_read_only: (p) =>
     new SystemAccountReadOnlyError({ accountId: text(p.details, 'accountId') }, withDetails(p)),
+  account_in_debt: ({ details: d }) =>
+    new AccountInDebtError({ accountId: text(d, 'accountId'), debtMicro: micro(d, 'debtMicro') }),
 };
 
 /**

@@ -228,6 +228,8 @@ export async function finalize(
               },
             ])[0] ?? null)
           : null;
+      // Credit the hold gave back pays the account's debt first (touched: those lots are in the answer).
+      for (const id of work.offsetDebt().lotIds) touched.add(id);
       const result: FinalizeResult = {
         reservation: toReservation(finalized, now),
         ...outcome,

@@ -14,8 +14,10 @@ export const lotRefundedEventType = 'lot.refunded';
 
 /**
  * Refunds a lot, named by id or by its source (`sourceType` + `sourceId`, e.g. a payment): the unspent part is
- * clawed back (available → refunded, a `refund` entry) and the consumed part becomes debt on the account, which
- * later mints pay down first. A lot is refunded once; a lot with credit held by pending holds is refused (release
+ * clawed back (available → refunded, a `refund` entry) and the consumed part becomes debt on the account. The
+ * account's other available credit pays that debt at once (available → consumed, an `adjust` entry per lot,
+ * `debtOffsetMicro`); what remains is debt: the account is refused new holds (`AccountInDebtError`) until a mint
+ * pays it down, and credit that a hold gives back later pays it first. A lot is refunded once; a lot with credit held by pending holds is refused (release
  * or finalize them first). The distributions of the charges the lot paid for are reversed in proportion (one
  * `reversal` distribution per charge, at most `distributionsPerWriteMax`). Emits `lot.refunded` (and
  * `distribution.posted` per reversal).
@@ -77,6 +79,9 @@ export async function refund(
       if (refundedMicro > 0n) work.move(lot, 'refund', 'available', 'refunded', refundedMicro, null, 'refund');
       const debtAddedMicro = lot.consumedMicro;
       work.debtMicro += debtAddedMicro;
+      // The account's other credit pays the new debt at once (journaled `adjust` entries); what it cannot cover
+      // stays as debt, which refuses new holds until a mint pays it down.
+      const { offsetMicro: debtOffsetMicro } = work.offsetDebt();
       // The revenue the lot's consumed credit paid for is given back by the pools (one reversal per charge).
       const drafts = await reversalDraftsForLot(tx, lot.id);
       const reversals = drafts.length === 0 ? [] : queueDistributions(work, drafts);
@@ -87,12 +92,14 @@ export async function refund(
         sourceId: lot.sourceId,
         refundedMicro: refundedMicro.toString(),
         debtAddedMicro: debtAddedMicro.toString(),
+        debtOffsetMicro: debtOffsetMicro.toString(),
         debtMicro: work.debtMicro.toString(),
       });
       const result: RefundResult = {
         lot: work.snapshot([lot.id])[0]!,
         refundedMicro,
         debtAddedMicro,
+        debtOffsetMicro,
         reversals,
         balance: work.balance(),
       };

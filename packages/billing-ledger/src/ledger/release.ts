@@ -81,6 +81,7 @@ export async function release(
         poolId: stored.poolId,
         amountMicro: stored.amountMicro.toString(),
       });
+      work.offsetDebt();
       const result: ReleaseResult = {
         reservation: toReservation(released, now),
         releasedMicro: stored.amountMicro,

@@ -1,7 +1,7 @@
 import { cappedSpendText, checkSpendCaps, spendParams } from '../caps/spend-caps.js';
 import { statementsOf } from '../db/ledger-db.js';
 import type { BillingMode } from '../db/schema.js';
-import { InsufficientCreditsError, InvalidArgumentError, InvalidUsageError } from '../errors.js';
+import { AccountInDebtError, InsufficientCreditsError, InvalidArgumentError, InvalidUsageError } from '../errors.js';
 import { holdFor, normalizeUsage } from '../meters/pricing.js';
 import { meterInForceOf, meterInForceText } from '../meters/store.js';
 import type { Meter } from '../meters/types.js';
@@ -106,6 +106,7 @@ async function openReserve(ctx: LedgerContext, tx: Tx, now: Date, input: Normali
   } else {
     terms = { ...input, meter: null };
   }
+  if (account.debtMicro > 0n) throw new AccountInDebtError({ accountId: account.id, debtMicro: account.debtMicro });
   checkSpendCaps(capRows, { accountId: input.accountId, amountMicro: terms.amountMicro, now });
   return { work: new AccountWork(ctx, tx, now, account, lots), terms };
 }
@@ -113,7 +114,8 @@ async function openReserve(ctx: LedgerContext, tx: Tx, now: Date, input: Normali
 /**
  * Places a hold: locks the account, then moves available → reserved across the account's lots in consumption
  * order (the pool before `general`; expiring lots before non-expiring; soonest expiry first; lowest seq), or
- * refuses and changes nothing. Expired lots are never used, swept or not. Emits `reservation.created`.
+ * refuses and changes nothing. Expired lots are never used, swept or not. An account that owes debt is refused
+ * every hold. Emits `reservation.created`.
  *
  * Two forms: caller-set terms (`amountMicro`, `poolId`, `ttlMs`, `billingMode`), or a meter (`meterId`, optional
  * `estimate`): the version in force sets pool, mode and ttl (at most `holdTtlMsMax`), the hold is
@@ -126,6 +128,8 @@ async function openReserve(ctx: LedgerContext, tx: Tx, now: Date, input: Normali
  * @throws {InsufficientCreditsError} when the usable lots hold less than the amount (details: requested, available, shortfall, pool).
  * @throws {MeterNotFoundError} when the meter has no version in force.
  * @throws {UnknownDimensionError} / {@link InvalidUsageError} for a bad estimate.
+ * @throws {AccountInDebtError} while the account owes debt (a refund of spent credit that its other credit could
+ *   not offset): a mint or purchase pays it down first.
  * @throws {SpendCapExceededError} when the hold would pass the account's daily or monthly cap.
  * @throws {IdempotencyKeyReusedError}
  * @example

@@ -117,6 +117,7 @@ export async function sweepExpiredHolds(
         count += 1;
         amountMicro += reservation.amountMicro;
       }
+      work.offsetDebt();
       await work.flush('sweepExpiredHolds', null, null);
     }
     return { count, amountMicro };

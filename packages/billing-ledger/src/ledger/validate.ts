@@ -218,7 +218,43 @@ export function assertFutureDate(field: string, value: unknown, nowMs: number): 
 }
 
 /**
- * A free-text memo: a string of at most 1000 characters.
+ * What no stored text may hold: a NUL (Postgres `text` refuses it, SQLSTATE 22021) or a UTF-16 surrogate without its
+ * pair (`jsonb` refuses it, and `text` silently stores U+FFFD in its place). Code units, not code points: no `u` flag.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find the NUL.
+const unstorableTextPattern = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True when `value` is text the ledger can store as given: no NUL and no lone UTF-16 surrogate (the rule of every
+ * free-text field: memos, rule names, notes and reasons, actors).
+ *
+ * @example
+ * isStorableText('welcome grant'); // true
+ * isStorableText('a\u0000b'); // false
+ * isStorableText('\ud800'); // false
+ */
+export function isStorableText(value: string): boolean {
+  return !unstorableTextPattern.test(value);
+}
+
+/**
+ * A free text must be storable as given ({@link isStorableText}): a NUL or a lone UTF-16 surrogate is refused before
+ * any I/O instead of failing in the database (or being replaced by U+FFFD).
+ *
+ * @throws {InvalidArgumentError} naming the field.
+ * @example
+ * checkFreeText('memo', 'welcome grant');
+ */
+export function checkFreeText(field: string, value: string): void {
+  if (isStorableText(value)) return;
+  throw new InvalidArgumentError(
+    `${field} ${quoteValue(value)} must not contain a NUL character or an unpaired UTF-16 surrogate`,
+    { details: { field, value: quoteValue(value), rule: 'free_text' } },
+  );
+}
+
+/**
+ * A free-text memo: a string of at most 1000 characters, without a NUL or a lone surrogate ({@link checkFreeText}).
  *
  * @throws {InvalidArgumentError}
  * @example
@@ -233,6 +269,7 @@ export function assertMemo(value: unknown): asserts value is string {
       },
     );
   }
+  checkFreeText('memo', value);
 }
 
 /**

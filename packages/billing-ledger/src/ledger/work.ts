@@ -22,7 +22,17 @@ import type { Account, Balance, HoldLot, Lot } from '../types.js';
 import { assert, LedgerInvariantError } from './assert.js';
 import { encodeStored } from './codec.js';
 import type { IdempotencySlot, LedgerContext, Tx } from './context.js';
-import { assertLotBuckets, availableOf, balanceOf, bucketField, copyLot, generalPoolId, lotExpired } from './lots.js';
+import {
+  assertLotBuckets,
+  availableOf,
+  balanceOf,
+  bucketField,
+  consumptionOrder,
+  copyLot,
+  generalPoolId,
+  lotExpired,
+  minMicro,
+} from './lots.js';
 import { isSystemEntityType } from './validate.js';
 
 /** One journal entry to insert. */
@@ -224,6 +234,12 @@ export async function openLockedAccountWork(
   return new AccountWork(ctx, tx, now, account, await lockLiveLots(tx, account.id, poolId));
 }
 
+/**
+ * Most lots one write draws a debt offset from (one journal entry each), so a write statement stays bounded; debt
+ * left over is paid by the next write that offsets, or by a mint.
+ */
+export const debtOffsetLotsMax = 500;
+
 /** See the module comment. */
 export class AccountWork {
   readonly account: Account;
@@ -245,6 +261,8 @@ export class AccountWork {
   readonly #extraWrites: { name: string; body: SQL | RawCteBody; expectedRows: number }[] = [];
   #lotsWritten = false;
   #availableMicro: bigint;
+  /** Debt paid by {@link offsetDebt} in this write: {@link flush} emits it as one `account.debt_offset`, last. */
+  #debtOffsetMicro = 0n;
   #flushed = false;
 
   constructor(ctx: LedgerContext, tx: Tx, now: Date, account: Account, lots: Lot[]) {
@@ -369,6 +387,36 @@ export class AccountWork {
     });
   }
 
+  /**
+   * Pays the account's debt from the available credit of the lots this write tracks — unexpired, any pool, in
+   * `general` consumption order (expiring first) — moving available → consumed with one `adjust` entry per lot
+   * (memo `debt offset`); answers the amount paid (0 without debt) and the lots that paid it. Every write
+   * that creates debt or returns held credit to available calls it, so debt never sits beside spendable credit
+   * (beyond {@link debtOffsetLotsMax} lots per write).
+   *
+   * @example
+   * const { offsetMicro, lotIds } = work.offsetDebt();
+   */
+  offsetDebt(): { offsetMicro: bigint; lotIds: string[] } {
+    const lotIds: string[] = [];
+    if (this.debtMicro === 0n) return { offsetMicro: 0n, lotIds };
+    const payers = this.lots
+      .filter((lot) => lot.availableMicro > 0n && !lotExpired(lot, this.nowMs))
+      .sort(consumptionOrder(generalPoolId))
+      .slice(0, debtOffsetLotsMax);
+    let offsetMicro = 0n;
+    for (const lot of payers) {
+      const takeMicro = minMicro(lot.availableMicro, this.debtMicro);
+      if (takeMicro === 0n) break;
+      this.move(lot, 'adjust', 'available', 'consumed', takeMicro, null, 'debt offset');
+      this.debtMicro -= takeMicro;
+      offsetMicro += takeMicro;
+      lotIds.push(lot.id);
+    }
+    this.#debtOffsetMicro += offsetMicro;
+    return { offsetMicro, lotIds };
+  }
+
   /** Queues an outbox event (written by {@link flush} in the same transaction). */
   emit(type: string, subjectId: string, payload: Record<string, unknown>): void {
     this.#events.push({ type, subjectId, payload });
@@ -469,6 +517,13 @@ export class AccountWork {
     for (const extra of this.#extraWrites) {
       if (typeof extra.body === 'function') write.addRaw(extra.name, extra.body, extra.expectedRows);
       else write.addRendered(extra.name, extra.body, extra.expectedRows);
+    }
+    if (this.#debtOffsetMicro > 0n) {
+      this.emit('account.debt_offset', this.account.id, {
+        accountId: this.account.id,
+        offsetMicro: this.#debtOffsetMicro.toString(),
+        debtMicro: this.debtMicro.toString(),
+      });
     }
     if (this.#events.length > 0) write.addEvents(this.#events);
     if (slot !== null) write.addStoredResponse(slot, result);

@@ -28,7 +28,8 @@ export type ModelErrorCode =
   | 'unknown_dimension'
   | 'invalid_usage'
   | 'reservation_not_metered'
-  | 'spend_cap_exceeded';
+  | 'spend_cap_exceeded'
+  | 'account_in_debt';
 
 /** An expected outcome the model refuses, with the code the ledger must answer with. */
 export class ModelError extends Error {
@@ -44,6 +45,19 @@ export class ModelError extends Error {
 
 /** The general pool: every reserve may draw from it after its own pool. */
 export const generalPoolId = 'general';
+
+/** Consumption order for `poolId`: the exact pool, then `general`, then others; expiring first; soonest; lowest seq. */
+function modelConsumptionOrder(poolId: string): (a: ModelLot, b: ModelLot) => number {
+  const rank = (lot: ModelLot) => (lot.poolId === poolId ? 0 : lot.poolId === generalPoolId ? 1 : 2);
+  return (a, b) => {
+    if (rank(a) !== rank(b)) return rank(a) - rank(b);
+    if ((a.expiresAtMs === null) !== (b.expiresAtMs === null)) return a.expiresAtMs === null ? 1 : -1;
+    if (a.expiresAtMs !== null && b.expiresAtMs !== null && a.expiresAtMs !== b.expiresAtMs) {
+      return a.expiresAtMs - b.expiresAtMs;
+    }
+    return a.seq - b.seq;
+  };
+}
 
 export type ModelBillingMode = 'live' | 'soft' | 'shadow';
 export type ModelHoldStatus = 'pending' | 'finalized' | 'released' | 'expired';
@@ -196,6 +210,7 @@ export interface ModelRefundResult {
   lotId: string;
   refundedMicro: bigint;
   debtAddedMicro: bigint;
+  debtOffsetMicro: bigint;
 }
 
 /** Hold lifetime when a reserve names none (the ledger's `holdTtlMsDefault`). */
@@ -336,7 +351,6 @@ export class LedgerModel {
    * Expired lots and empty lots are left out.
    */
   candidateLots(accountId: string, poolId: string): ModelLot[] {
-    const rank = (lot: ModelLot) => (lot.poolId === poolId ? 0 : 1);
     return this.lots
       .filter(
         (lot) =>
@@ -345,14 +359,28 @@ export class LedgerModel {
           lot.availableMicro > 0n &&
           !this.lotExpired(lot),
       )
-      .sort((a, b) => {
-        if (rank(a) !== rank(b)) return rank(a) - rank(b);
-        if ((a.expiresAtMs === null) !== (b.expiresAtMs === null)) return a.expiresAtMs === null ? 1 : -1;
-        if (a.expiresAtMs !== null && b.expiresAtMs !== null && a.expiresAtMs !== b.expiresAtMs) {
-          return a.expiresAtMs - b.expiresAtMs;
-        }
-        return a.seq - b.seq;
-      });
+      .sort(modelConsumptionOrder(poolId));
+  }
+
+  /**
+   * Pays the account's debt from its available unexpired lots of any pool (`general` first, then expiring first,
+   * soonest expiry, lowest seq): available → consumed. Answers the amount paid.
+   */
+  #offsetDebt(accountId: string): bigint {
+    const account = this.#account(accountId);
+    const payers = this.lots
+      .filter((lot) => lot.accountId === accountId && lot.availableMicro > 0n && !this.lotExpired(lot))
+      .sort(modelConsumptionOrder(generalPoolId));
+    let offsetMicro = 0n;
+    for (const lot of payers) {
+      if (account.debtMicro === 0n) break;
+      const takeMicro = min(lot.availableMicro, account.debtMicro);
+      lot.availableMicro -= takeMicro;
+      lot.consumedMicro += takeMicro;
+      account.debtMicro -= takeMicro;
+      offsetMicro += takeMicro;
+    }
+    return offsetMicro;
   }
 
   /** Places a hold with caller-set terms: available → reserved across lots in consumption order, or refuses. */
@@ -389,7 +417,7 @@ export class LedgerModel {
     });
   }
 
-  /** The caps check, then the draw; a refusal changes nothing. */
+  /** The debt check, the caps check, then the draw; a refusal changes nothing. */
   #placeHold(
     accountId: string,
     terms: {
@@ -400,6 +428,8 @@ export class LedgerModel {
       meter: ModelMeter | null;
     },
   ): ModelHold {
+    const { debtMicro } = this.#account(accountId);
+    if (debtMicro > 0n) throw new ModelError('account_in_debt', `${accountId} owes ${debtMicro}`, { debtMicro });
     this.#checkCaps(accountId, terms.amountMicro);
     const candidates = this.candidateLots(accountId, terms.poolId);
     const availableMicro = sum(candidates.map((l) => l.availableMicro));
@@ -514,6 +544,7 @@ export class LedgerModel {
     };
     hold.status = 'finalized';
     hold.finalized = outcome;
+    this.#offsetDebt(hold.accountId);
     return outcome;
   }
 
@@ -528,19 +559,23 @@ export class LedgerModel {
     if (status !== 'pending') throw new ModelError('reservation_not_pending', `${holdId} is ${status}`, { status });
     this.#releaseAll(hold);
     hold.status = 'released';
+    this.#offsetDebt(hold.accountId);
     return { releasedMicro: hold.amountMicro, status: 'released' };
   }
 
-  /** Expires every pending hold past its expiry: reserved → available (`expire_hold`). */
+  /** Expires every pending hold past its expiry: reserved → available (`expire_hold`), then pays debt from it. */
   sweepExpiredHolds(): ModelSweepResult {
+    const swept = new Set<string>();
     let count = 0;
     let amountMicro = 0n;
     for (const hold of this.holds) {
       if (hold.status !== 'pending' || hold.expiresAtMs > this.nowMs) continue;
       amountMicro += this.#releaseAll(hold);
       hold.status = 'expired';
+      swept.add(hold.accountId);
       count += 1;
     }
+    for (const accountId of swept) this.#offsetDebt(accountId);
     return { count, amountMicro };
   }
 
@@ -560,7 +595,7 @@ export class LedgerModel {
 
   /**
    * Refunds a lot: the available part is clawed back (available → refunded), the consumed part becomes debt
-   * on the account. Refused while the lot has reserved credit, and a second time.
+   * on the account, paid at once by the account's other available credit as far as it goes. Refused while the lot has reserved credit, and a second time.
    */
   refund(lotId: string): ModelRefundResult {
     const lot = this.lot(lotId);
@@ -574,7 +609,8 @@ export class LedgerModel {
     lot.refunded = true;
     const debtAddedMicro = lot.consumedMicro;
     this.#account(lot.accountId).debtMicro += debtAddedMicro;
-    return { lotId, refundedMicro, debtAddedMicro };
+    const debtOffsetMicro = this.#offsetDebt(lot.accountId);
+    return { lotId, refundedMicro, debtAddedMicro, debtOffsetMicro };
   }
 
   /** Balance as of now: available counts unexpired lots only; reserved counts every lot's reserved bucket. */

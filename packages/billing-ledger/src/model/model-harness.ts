@@ -181,6 +181,11 @@ async function checkAccount(m: ModelState, r: RealState, accountId: string): Pro
     r.ledger.getSpendCaps(realId),
   ]);
   expectBalance(`account ${accountId}`, balance, m.model.balance(accountId));
+  // Debt never sits beside spendable credit: refunds and returned holds pay it first.
+  if (balance.debtMicro > 0n) {
+    note('account in debt');
+    expect(balance.availableMicro, `account ${accountId}: available while in debt`).toBe(0n);
+  }
   expectSpendCaps(`account ${accountId}`, caps, m.model.spendCaps(accountId));
   const modelLots = m.model.accountLots(accountId);
   expect(realLots.map((l) => r.lotModelIds.get(l.id)).sort(), `account ${accountId}: lots listed`).toEqual(

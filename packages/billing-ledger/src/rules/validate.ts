@@ -4,6 +4,7 @@
  */
 import { type RevenueRuleSchemaVersion, type RevenueRuleStatus, revenueRuleStatuses } from '../db/schema.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
+import { checkFreeText } from '../ledger/validate.js';
 import { bpsTotal } from '../money/index.js';
 import type { ProposeRuleInput } from './types.js';
 
@@ -29,7 +30,8 @@ function invalid(field: string, value: unknown, rule: string): InvalidArgumentEr
 }
 
 /**
- * An actor: the admin subject acting, 1–256 characters without control characters, not `system`.
+ * An actor: the admin subject acting, 1–256 characters without control characters or lone UTF-16 surrogates, not
+ * `system`.
  *
  * @throws {InvalidArgumentError}
  * @example
@@ -42,12 +44,13 @@ export function assertActor(value: unknown): asserts value is string {
   if (controlPattern.test(value) || value.trim() !== value) {
     throw invalid('actor', value, 'must not contain control characters or surrounding spaces');
   }
+  checkFreeText('actor', value);
   if (value === systemActor) throw invalid('actor', value, `is reserved for the ledger's own activation job`);
 }
 
 /**
  * A free text of 1 (or 0 when `optional`) to `max` characters without control characters other than newlines and
- * tabs; a required one must not be blank.
+ * tabs, nor a lone UTF-16 surrogate ({@link checkFreeText}); a required one must not be blank.
  *
  * @throws {InvalidArgumentError}
  * @example
@@ -63,6 +66,7 @@ export function assertRuleText(
     throw invalid(field, value, `must be a string of ${min}–${options.max} characters`);
   }
   if (textControlPattern.test(value)) throw invalid(field, value, 'must not contain control characters');
+  checkFreeText(field, value);
   if (!options.optional && value.trim() === '') throw invalid(field, value, 'must not be blank');
 }
 
