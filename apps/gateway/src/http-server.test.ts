@@ -1,7 +1,8 @@
 // The HTTP server around the app, on real sockets (node:net): what Node's parser refuses gets the JSON error shape,
 // a slow client is cut at the configured deadlines, one address cannot hold more than its share of connections.
 import type { Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { openSocket, socketExchange } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayConfig } from './config.js';
 import { clientErrorAnswer, connectionAddressOf, createGatewayServer, headersBytesMax } from './http-server.js';
@@ -44,40 +45,14 @@ function parseAnswer(text: string, closedByServer: boolean): RawAnswer & { earli
 }
 
 /** Opens a connection to `port`. */
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
+const open = (port: number): Promise<Socket> => openSocket(`http://127.0.0.1:${port}`);
 
 /**
  * Writes `chunks` (a number is a pause in ms) and collects what the server sends until it closes the connection or
  * `closeWaitMsMax` passes (then the client closes it: `closedByServer` false).
  */
 async function exchange(port: number, chunks: readonly (string | number)[]): Promise<RawAnswer & { earlier: number }> {
-  const socket = await open(port);
-  let text = '';
-  let closed = false;
-  const done = new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), closeWaitMsMax);
-    socket.on('data', (data) => {
-      text += data.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-  for (const chunk of chunks) {
-    if (closed) break;
-    if (typeof chunk === 'number') await new Promise((r) => setTimeout(r, chunk));
-    else socket.write(chunk);
-  }
-  const closedByServer = await done;
-  socket.destroy();
+  const { text, closedByServer } = await socketExchange(`http://127.0.0.1:${port}`, chunks, closeWaitMsMax);
   return parseAnswer(text, closedByServer);
 }
 

@@ -69,7 +69,13 @@ function answersOf(text: string): SocketAnswer[] {
   return answers;
 }
 
-function openSocket(baseUrl: string): Promise<Socket> {
+/**
+ * Opens a raw TCP connection to an `http://` gateway (for requests `fetch` cannot send).
+ *
+ * @example
+ * const socket = await openSocket('http://127.0.0.1:3000');
+ */
+export function openSocket(baseUrl: string): Promise<Socket> {
   const url = new URL(baseUrl);
   if (url.protocol !== 'http:') throw new Error(`the raw HTTP cases need an http:// gateway, got ${baseUrl}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -80,13 +86,17 @@ function openSocket(baseUrl: string): Promise<Socket> {
 }
 
 /**
- * Writes `chunks` (a number is a pause in ms) and reads until the gateway closes the connection or `waitMs` passes.
+ * Writes `chunks` on a new raw connection (a number is a pause in ms) and answers the text the gateway sent, read
+ * until it closed the connection (`closedByServer`) or `waitMs` passed (then this side closes it).
+ *
+ * @example
+ * const { text, closedByServer } = await socketExchange(baseUrl, ['GET /health HTTP/1.1\r\nHost: x\r\n\r\n']);
  */
-async function exchange(
+export async function socketExchange(
   baseUrl: string,
   chunks: readonly (string | number)[],
   waitMs = contractSocketWaitMsMax,
-): Promise<{ answers: SocketAnswer[]; closedByServer: boolean }> {
+): Promise<{ text: string; closedByServer: boolean }> {
   const socket = await openSocket(baseUrl);
   let text = '';
   let closed = false;
@@ -109,6 +119,15 @@ async function exchange(
   }
   const closedByServer = await done;
   socket.destroy();
+  return { text, closedByServer };
+}
+
+async function exchange(
+  baseUrl: string,
+  chunks: readonly (string | number)[],
+  waitMs = contractSocketWaitMsMax,
+): Promise<{ answers: SocketAnswer[]; closedByServer: boolean }> {
+  const { text, closedByServer } = await socketExchange(baseUrl, chunks, waitMs);
   return { answers: answersOf(text), closedByServer };
 }
 

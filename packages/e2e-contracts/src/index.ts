@@ -29,6 +29,8 @@ export {
   contractOversizedHeadBytes,
   contractSocketWaitMsMax,
   describeHttpContract,
+  openSocket,
+  socketExchange,
 } from './gateway-http-contract.js';
 export type { IdentityContractContext, IdentityContractTokens } from './gateway-identity-contract.js';
 export { contractAnchorTokenTtlSecondsMax, describeIdentityContract } from './gateway-identity-contract.js';
