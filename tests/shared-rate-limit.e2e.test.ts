@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGatewayClient, mintUserToken } from '@arrakis/e2e-contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devKeyFileName } from '../apps/gateway/src/auth/dev-key.js';
 import { type GatewayProcess, readDevJwk, spawnGateway, stopIfRunning } from '../apps/gateway/src/testing/processes.js';
 
 /** The principal limit both processes enforce together. */
@@ -24,31 +25,32 @@ function describeSharedLimit(
 ): void {
   const env = sharedEnv();
   describe.skipIf(env === undefined)(name, () => {
-    let dataDir: string;
+    // Each process has its own DATA_DIR (one embedded store per folder: a second process is refused its lock) and
+    // the same dev key, copied, so one token works on both.
+    const dataDirs: string[] = [];
     const gateways: GatewayProcess[] = [];
 
     beforeAll(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'arrakis-gateway-shared-'));
+      for (let i = 0; i < 2; i += 1) dataDirs.push(await mkdtemp(join(tmpdir(), 'arrakis-gateway-shared-')));
       const common = {
         ...env,
-        DATA_DIR: dataDir,
         RATE_LIMIT_KEY_PREFIX: `e2e-${randomBytes(6).toString('hex')}`,
         RATE_LIMIT_PRINCIPAL_PER_MINUTE: String(limitPerMinute),
         RATE_LIMIT_IP_PER_MINUTE: '10000',
         RATE_LIMIT_FAILURE_POLICY: 'fail-closed',
       };
-      // One after the other: the second reuses the dev key the first created in the shared DATA_DIR.
-      gateways.push(await spawnGateway(common));
-      gateways.push(await spawnGateway(common));
+      gateways.push(await spawnGateway({ ...common, DATA_DIR: dataDirs[0]! }));
+      await copyFile(join(dataDirs[0]!, devKeyFileName), join(dataDirs[1]!, devKeyFileName));
+      gateways.push(await spawnGateway({ ...common, DATA_DIR: dataDirs[1]! }));
     });
 
     afterAll(async () => {
       for (const gateway of gateways) await stopIfRunning(gateway);
-      await rm(dataDir, { recursive: true, force: true });
+      for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
     });
 
     it(`admits exactly ${limitPerMinute} requests per minute for one principal across both processes`, async () => {
-      const devJwk = await readDevJwk(dataDir);
+      const devJwk = await readDevJwk(dataDirs[0]!);
       const token = await mintUserToken({ privateKey: devJwk, sub: `shared-${randomBytes(4).toString('hex')}` });
       const clients = gateways.map((g) => createGatewayClient({ baseUrl: g.url, token }));
       for (const [index, client] of clients.entries()) {

@@ -275,7 +275,9 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
 
   async function findSettlement(payment: VerifiedPayment): Promise<FoundSettlement | null> {
     if (publicClient === undefined) return null;
-    const latest = await publicClient.getBlockNumber();
+    // Uncached: viem caches the block number for its polling interval (4 s), and a settlement mined since then
+    // would fall outside the range (then reported as `nonce_already_used`, though it paid this payment).
+    const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
     const fromBlock = latest > lookback ? latest - lookback : 0n;
     const logs = await publicClient.getContractEvents({
       address: payment.asset,
