@@ -1,9 +1,7 @@
 import { deriveAnchor, issueAnchorToken, RotationNotFoundError, verifyWalletProof } from '@arrakis/identity-trust';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
-import type { AuthedEnv } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
-import { GatewayError, InsufficientScopeError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { accountFor } from './accounts.js';
 import {
   AnchorSchema,
@@ -28,15 +26,8 @@ export const anchorAuditLimitMax = 1000;
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
 
-function requireAdminScope(): MiddlewareHandler<AuthedEnv> {
-  return async function requireIdentityScope(c, next) {
-    const principal = c.var.principal;
-    if (principal.audience === 'arrakis-admin' && !identityAdminScopes.some((s) => principal.scopes.includes(s))) {
-      throw new InsufficientScopeError([identityAdminScopes.join(' or ')], principal.scopes);
-    }
-    await next();
-  };
-}
+/** The guard options of the identity writes: an admin needs one of {@link identityAdminScopes} (users do not). */
+const identityAdminGuard = { anyScope: identityAdminScopes, scopedAudiences: ['arrakis-admin'] } as const;
 
 /**
  * A user binds with a wallet proof, which needs the on-chain ownership check: 403 `wallet_proof_required` without
@@ -89,7 +80,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     description:
       'Admins (scope `identity:admin` or `admin`) bind any account; a user binds their own with a wallet proof (`siweMessage` signed by `ownerAddress`), which needs `CHAIN_RPC_URL` (ownership is read on chain). With `CHAIN_RPC_URL`, `ownerOf` must be `ownerAddress` for admins too. 201 when bound, 200 when it already was (idempotent). With `Idempotency-Key`, a repeat by the same caller with the same account and NFT answers the first answer (status and body) without checking the wallet proof or the chain again; the wallet proof is not part of the request the key names.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-api', 'arrakis-admin']), requireAdminScope()] as const,
+    middleware: ctx.guard(['arrakis-api', 'arrakis-admin'], identityAdminGuard),
     request: {
       params: idParamSchema('acc_01J0Z3'),
       headers: IdempotencyHeaderSchema,
@@ -140,7 +131,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     description:
       'By an admin who did not create the current anchor. Another admin (not the requester, not the creator) approves it within `ANCHOR_ROTATION_TTL_SECONDS` (24 h by default). Repeating the same request answers the pending one; with `Idempotency-Key`, a repeat answers the first answer.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
+    middleware: ctx.guard(['arrakis-admin'], identityAdminGuard),
     request: {
       params: idParamSchema('acc_01J0Z3'),
       headers: IdempotencyHeaderSchema,
@@ -166,7 +157,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     description:
       'By an admin who is neither the requester nor the creator of the current anchor. The anchor changes and its epoch moves on; the audit keeps both actors, both times and the first 8 hex digits of both anchors. With `Idempotency-Key`, a repeat answers the first answer.',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
+    middleware: ctx.guard(['arrakis-admin'], identityAdminGuard),
     request: { params: rotationIdParamSchema, headers: IdempotencyHeaderSchema },
     responses: {
       200: { description: 'Approved.', content: { 'application/json': { schema: ApprovedRotationSchema } } },
@@ -186,7 +177,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: 'A rotation request',
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
+    middleware: ctx.guard(['arrakis-admin'], identityAdminGuard),
     request: { params: rotationIdParamSchema },
     responses: {
       200: { description: 'The rotation.', content: { 'application/json': { schema: RotationSchema } } },
@@ -202,7 +193,7 @@ export function registerAnchorRoutes(app: GatewayApp, ctx: RouteContext): void {
     tags: ['anchors'],
     summary: "An account's anchor audit, oldest first",
     security: [{ bearerAuth: [] }],
-    middleware: [...ctx.guard(['arrakis-admin']), requireAdminScope()] as const,
+    middleware: ctx.guard(['arrakis-admin'], identityAdminGuard),
     request: { params: idParamSchema('acc_01J0Z3') },
     responses: {
       200: { description: 'The audit rows.', content: { 'application/json': { schema: AuditListSchema } } },
