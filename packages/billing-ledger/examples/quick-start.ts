@@ -17,7 +17,7 @@ export async function quickStart() {
 
     // $5.00 of credit from a payment; the same payment can never mint twice (duplicate_source).
     await ledger.mint(
-      { accountId: account.id, amountMicro: usdToMicro('5'), sourceType: 'purchase', sourceId: 'pay_001' },
+      { accountId: account.id, amountMicro: usdToMicro('5'), sourceType: 'deposit', sourceId: 'pay_001' },
       { idempotencyKey: 'mint-pay_001' },
     );
 

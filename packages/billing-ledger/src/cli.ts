@@ -40,7 +40,7 @@ function summary(report: VerifyReport, source: string): string {
   const head =
     `ledger verify ${source}: ${report.ok ? 'OK' : `${report.violations.length} violation(s)`}\n` +
     `  checked at ${report.checkedAt.toISOString()}: ${counts.accounts} accounts, ${counts.lots} lots, ` +
-    `${counts.reservations} reservations, ${counts.entries} entries\n`;
+    `${counts.reservations} reservations, ${counts.entries} entries, ${counts.payments} payments\n`;
   return head + report.violations.map((v) => `  ${v.rule}  ${v.subjectId}  ${v.message}\n`).join('');
 }
 

@@ -186,7 +186,7 @@ describe.skipIf(!databaseUrl)('ledger concurrency on Postgres (needs DATABASE_UR
 
     const sources = await settle(
       Array.from({ length: copies }, (_, i) =>
-        on(i).mint({ accountId, amountMicro: 3_000n, sourceType: 'purchase', sourceId: `pay-${accountId}` }),
+        on(i).mint({ accountId, amountMicro: 3_000n, sourceType: 'deposit', sourceId: `pay-${accountId}` }),
       ),
     );
     const winners = sources.filter((s) => s.ok);

@@ -24,6 +24,9 @@ export type LedgerErrorCode =
   | 'credit_pack_not_found'
   | 'payment_insufficient'
   | 'payment_reference_reused'
+  | 'payment_not_found'
+  | 'payment_failed'
+  | 'payment_pending'
   | 'meter_not_found'
   | 'meter_prices_empty'
   | 'meter_dimension_duplicate'
@@ -35,19 +38,23 @@ export type LedgerErrorCode =
   | 'system_account_read_only'
   | 'account_in_debt';
 
+/** The HTTP statuses ledger errors map to. */
+export type LedgerHttpStatus = 400 | 402 | 403 | 404 | 409 | 503;
+
 /** JSON-safe details of a {@link LedgerError}. */
 export type LedgerErrorDetails = Record<string, unknown>;
 
 /**
  * The HTTP status of every error code, so the gateway maps codes in one place: 400 for bad input, 404 for unknown
- * ids, 402 for insufficient credits, 409 for state conflicts.
+ * ids, 402 for insufficient credits and refused payments, 409 for state conflicts, 503 for a payment another attempt
+ * is settling (retry later).
  *
  * @example
  * app.onError((error, c) =>
  *   error instanceof LedgerError ? c.json(error.toJSON(), ledgerErrorHttpStatus[error.code]) : c.json({ error: 'internal' }, 500),
  * );
  */
-export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 | 403 | 404 | 409>> = Object.freeze({
+export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, LedgerHttpStatus>> = Object.freeze({
   invalid_amount: 400,
   invalid_argument: 400,
   invalid_cursor: 400,
@@ -67,6 +74,9 @@ export const ledgerErrorHttpStatus: Readonly<Record<LedgerErrorCode, 400 | 402 |
   credit_pack_not_found: 404,
   payment_insufficient: 402,
   payment_reference_reused: 409,
+  payment_not_found: 404,
+  payment_failed: 402,
+  payment_pending: 503,
   meter_not_found: 404,
   meter_prices_empty: 400,
   meter_dimension_duplicate: 400,
@@ -101,7 +111,7 @@ export class LedgerError extends Error {
   }
 
   /** The HTTP status of this error's code (see {@link ledgerErrorHttpStatus}). */
-  get httpStatus(): 400 | 402 | 403 | 404 | 409 {
+  get httpStatus(): LedgerHttpStatus {
     return ledgerErrorHttpStatus[this.code];
   }
 
@@ -528,22 +538,102 @@ export class PaymentInsufficientError extends LedgerError {
   }
 }
 
+/** What differs between a payment's record and a request reusing its reference. */
+export type PaymentReferenceConflict = 'account' | 'pack' | 'amount' | 'pay_to';
+
 /**
- * A payment reference already bought something else (another account or pack); a payment is used once.
+ * A payment reference was already used with another purchase (another account or pack) or another authorization
+ * (another amount or recipient); a payment is used once. `details.conflict` (when known) names what differs, with
+ * the stored and the requested value (`stored`, `requested`).
  *
  * @example
  * throw new PaymentReferenceReusedError('eip155:8453:0xabc:0x01', 'acc_1', 'starter');
+ * throw new PaymentReferenceReusedError('eip155:8453:0xabc:0x01', 'acc_1', 'starter', {
+ *   details: { conflict: 'amount', stored: '5000000', requested: '4000000' },
+ * });
  */
 export class PaymentReferenceReusedError extends LedgerError {
   override readonly name = 'PaymentReferenceReusedError';
   readonly reference: string;
   constructor(reference: string, firstAccountId: string, firstPackId: string, options: LedgerErrorOptions = {}) {
-    super(
-      'payment_reference_reused',
-      `payment ${quoteValue(reference)} was already used to buy ${quoteValue(firstPackId)} for account ${quoteValue(firstAccountId)}`,
-      { ...options, details: { reference, firstAccountId, firstPackId, ...options.details } },
-    );
+    const conflict = options.details?.conflict;
+    const what =
+      conflict === 'amount' || conflict === 'pay_to'
+        ? `with another ${conflict === 'amount' ? 'amount' : 'recipient'} (${quoteValue(options.details?.stored)}, now ${quoteValue(options.details?.requested)})`
+        : `to buy ${quoteValue(firstPackId)} for account ${quoteValue(firstAccountId)}`;
+    super('payment_reference_reused', `payment ${quoteValue(reference)} was already used ${what}`, {
+      ...options,
+      details: { reference, firstAccountId, firstPackId, ...options.details },
+    });
     this.reference = reference;
+  }
+}
+
+/**
+ * No payment has this id or reference.
+ *
+ * @example
+ * throw new PaymentNotFoundError({ reference: 'eip155:8453:0xusdc:0xpayer:0x01' });
+ */
+export class PaymentNotFoundError extends LedgerError {
+  override readonly name = 'PaymentNotFoundError';
+  readonly reference: string;
+  constructor(input: { reference: string }, options: LedgerErrorOptions = {}) {
+    super('payment_not_found', `payment ${quoteValue(input.reference)} does not exist`, {
+      ...options,
+      details: { reference: input.reference, ...options.details },
+    });
+    this.reference = input.reference;
+  }
+}
+
+/**
+ * The payment failed for good (its authorization can no longer execute, or it was refused): it buys nothing.
+ * `details.code` is the failure's code, `details.reference` the payment.
+ *
+ * @example
+ * throw new PaymentFailedError({ reference: 'eip155:8453:0xusdc:0xpayer:0x01', code: 'authorization_expired', message: 'validBefore passed' });
+ */
+export class PaymentFailedError extends LedgerError {
+  override readonly name = 'PaymentFailedError';
+  readonly reference: string;
+  readonly failureCode: string;
+  constructor(input: { reference: string; code: string; message: string }, options: LedgerErrorOptions = {}) {
+    super(
+      'payment_failed',
+      `payment ${quoteValue(input.reference)} failed (${input.code}: ${input.message}); it buys nothing`,
+      { ...options, details: { reference: input.reference, code: input.code, ...options.details } },
+    );
+    this.reference = input.reference;
+    this.failureCode = input.code;
+  }
+}
+
+/**
+ * Another attempt holds the payment (it is being settled, or was postponed): nothing was done; retry after a while.
+ * `details.reference` names the payment, `details.reconcileAfter` (ISO time, when known) when its hold ends.
+ *
+ * @example
+ * throw new PaymentPendingError({ reference: 'eip155:8453:0xusdc:0xpayer:0x01', reconcileAfter: new Date() });
+ */
+export class PaymentPendingError extends LedgerError {
+  override readonly name = 'PaymentPendingError';
+  readonly reference: string;
+  constructor(input: { reference: string; reconcileAfter?: Date | null }, options: LedgerErrorOptions = {}) {
+    const until = input.reconcileAfter?.toISOString() ?? null;
+    super(
+      'payment_pending',
+      `payment ${quoteValue(input.reference)} is being settled by another attempt${until === null ? '' : ` (until ${until})`}; retry later`,
+      {
+        ...options,
+        details: {
+          reference: input.reference,
+          ...(until === null ? {} : { reconcileAfter: until }),
+          ...options.details,
+        },
+      },
+    );
+    this.reference = input.reference;
   }
 }
 

@@ -23,6 +23,7 @@ export {
   buckets,
   distributionKinds,
   entryKinds,
+  paymentStatuses,
   reservationStatuses,
   revenuePools,
   revenueRuleSchemaVersions,
@@ -36,6 +37,8 @@ export type {
   LedgerErrorCode,
   LedgerErrorDetails,
   LedgerErrorOptions,
+  LedgerHttpStatus,
+  PaymentReferenceConflict,
   SpendCapExceededDetails,
 } from './errors.js';
 export {
@@ -61,7 +64,10 @@ export {
   MeterNotFoundError,
   MeterPriceOverflowError,
   MeterPricesEmptyError,
+  PaymentFailedError,
   PaymentInsufficientError,
+  PaymentNotFoundError,
+  PaymentPendingError,
   PaymentReferenceReusedError,
   ReservationNotFoundError,
   ReservationNotMeteredError,
@@ -73,7 +79,7 @@ export {
 } from './errors.js';
 export { LedgerInvariantError } from './ledger/assert.js';
 export type { LedgerFaults } from './ledger/context.js';
-export { cursorLengthMax } from './ledger/cursor.js';
+export { cursorLengthMax, paymentCursorLengthMax } from './ledger/cursor.js';
 export type { CreateLedgerOptions, Ledger } from './ledger/ledger.js';
 export {
   createLedger,
@@ -145,7 +151,19 @@ export {
   packCreditsMicroMin,
   packLotTtlMsMax,
 } from './packs/catalog.js';
-export { purchaseSourceType } from './packs/purchase.js';
+export {
+  duePaymentsBatchSizeMax,
+  paymentFailureMessageLengthMax,
+  paymentFieldLengthMax,
+  paymentJsonBytesMax,
+  paymentJsonDepthMax,
+  paymentLeaseMsDefault,
+  paymentLeaseMsMax,
+  paymentsPageSizeDefault,
+  paymentsPageSizeMax,
+  paymentValidBeforeMax,
+} from './packs/payment-limits.js';
+export { purchaseSourceType, settleErrorCode } from './packs/purchase.js';
 export type { Clock } from './ports/clock.js';
 export { ManualClock, systemClock } from './ports/clock.js';
 export type { EffectiveRule } from './rules/effective.js';
@@ -185,12 +203,20 @@ export type {
   FinalizeResult,
   HoldLot,
   LedgerEvent,
+  ListPaymentsOptions,
   Lot,
   MeteredReserveInput,
   MintInput,
   MintResult,
   Page,
+  PaymentClaimInput,
+  PaymentClaimResult,
+  PaymentFailure,
+  PaymentPage,
   PaymentRecord,
+  PaymentSettlement,
+  PaymentStatus,
+  PaymentView,
   PoolBalance,
   PoolShares,
   PoolTotal,

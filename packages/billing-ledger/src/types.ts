@@ -9,6 +9,7 @@ import type {
   Bucket,
   DistributionKind,
   EntryKind,
+  PaymentStatus,
   ReservationStatus,
   RevenuePool,
   RevenueRuleSchemaVersion,
@@ -20,6 +21,7 @@ export type {
   Bucket,
   DistributionKind,
   EntryKind,
+  PaymentStatus,
   ReservationStatus,
   RevenuePool,
   RevenueRuleSchemaVersion,
@@ -320,11 +322,16 @@ export interface VerifyReport {
     entries: number;
     distributions: number;
     meteredCharges: number;
+    /** Payments checked (credited ones against their lots). */
+    payments: number;
   };
   violations: VerifyViolation[];
 }
 
-/** A payment verified by the caller (e.g. an x402 EIP-3009 authorization), as a purchase records it. */
+/**
+ * A payment verified by the caller (e.g. an x402 EIP-3009 authorization), as a purchase records it. The ledger is
+ * chain-agnostic: it stores these fields as given and never reads the chain.
+ */
 export interface VerifiedPayment {
   /** Unique reference of the payment (e.g. `network:asset:payer:nonce`): one payment mints once. */
   reference: string;
@@ -333,24 +340,114 @@ export interface VerifiedPayment {
   /** What was paid, in micro-USD (the token's 6-decimal units). */
   amountMicro: bigint;
   /** CAIP-2 network, e.g. `eip155:8453`. */
-  network?: string;
+  network?: string | undefined;
   /** The token contract. */
-  asset?: string;
+  asset?: string | undefined;
+  /** Who was paid (compared case-insensitively with a stored one). */
+  payTo?: string | undefined;
+  /** The authorization's nonce. */
+  nonce?: string | undefined;
+  /** Unix seconds after which the authorization can no longer execute (a failed payment is reopened only before). */
+  validBefore?: bigint | undefined;
+  /** Opaque JSON the caller needs to settle the payment again (≤ `paymentJsonBytesMax` serialized). */
+  request?: unknown;
 }
 
-export interface PurchasePackInput {
+/** What `Ledger.claimPayment` and `Ledger.purchasePack` take: the payment and the pack it buys. */
+export interface PaymentClaimInput {
   accountId: string;
   packId: string;
   payment: VerifiedPayment;
 }
 
+export type PurchasePackInput = PaymentClaimInput;
+
+/**
+ * The settlement of a payment as the ledger stores it: the chain transaction, and whatever else the settler answered
+ * (stored as JSON, ≤ `paymentJsonBytesMax`). An x402 `Settlement` is assignable to it.
+ */
+export interface PaymentSettlement {
+  readonly transaction: string;
+  readonly network?: string | undefined;
+  readonly payer?: string | undefined;
+}
+
+/** Why a payment failed or was postponed: a code (e.g. an x402 reason) and a message. */
+export interface PaymentFailure {
+  code: string;
+  message: string;
+}
+
+/** A payment record as the ledger holds it (see `paymentStatuses`). */
+export interface PaymentView {
+  id: string;
+  reference: string;
+  status: PaymentStatus;
+  accountId: string;
+  packId: string;
+  payer: string;
+  payTo: string | null;
+  amountMicro: bigint;
+  network: string | null;
+  asset: string | null;
+  nonce: string | null;
+  validBefore: bigint | null;
+  /** What the caller stored to settle again (`null` when none). */
+  request: unknown | null;
+  transaction: string | null;
+  settlement: Record<string, unknown> | null;
+  /** The lot the credit minted (status `credited`). */
+  lotId: string | null;
+  /** The last failure (status `failed`; also kept after a postponed attempt or a reopened failure). */
+  failure: PaymentFailure | null;
+  /** Times an owner moved the record from `verified` to `settling`. */
+  attempts: number;
+  /** When the record is due for a reconciler (a lease, a retry, a watched failure); null when nothing is left to do. */
+  reconcileAfter: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  creditedAt: Date | null;
+}
+
+/**
+ * What a claim answers (`payment` is the record after the claim):
+ * - `owner`: this caller holds the record until its lease ends and must settle it (unless `payment.status` is
+ *   `settled`: only the credit is missing), then credit, fail or postpone it;
+ * - `credited`: already paid for; `result` is the first purchase result with `replayed: true`;
+ * - `failed`: failed for good (no longer watched, or its authorization expired);
+ * - `busy`: another attempt holds it (its lease has not ended): try again later.
+ */
+export type PaymentClaimResult =
+  | { kind: 'owner'; payment: PaymentView; result?: undefined }
+  | { kind: 'credited'; payment: PaymentView; result: PurchasePackResult }
+  | { kind: 'failed'; payment: PaymentView; result?: undefined }
+  | { kind: 'busy'; payment: PaymentView; result?: undefined };
+
+/** Options of `Ledger.listPayments`. */
+export interface ListPaymentsOptions {
+  status?: PaymentStatus | undefined;
+  cursor?: string | null | undefined;
+  /** 1..`paymentsPageSizeMax` (500), default 50. */
+  limit?: number | undefined;
+}
+
+/** A page of payments, newest first. */
+export interface PaymentPage {
+  payments: PaymentView[];
+  /** Opaque cursor of the next page, or null at the end. */
+  nextCursor: string | null;
+}
+
 export interface PurchasePackOptions extends WriteOptions {
   /**
-   * Settles the payment (e.g. submits the authorization on chain) inside the purchase's transaction, after the
-   * payment and the lot are written and before the commit; throwing rolls everything back. Its JSON-safe result
-   * is stored as the payment's settlement. Not called on a replay.
+   * Settles the payment (e.g. submits the authorization on chain). It runs with no database transaction open:
+   * after the claim committed and before the credit's own short transaction. When it throws, the payment is
+   * postponed (due again after the lease) and the error is rethrown; nothing is minted. Not called on a replay, nor
+   * when the record is already `settled`.
    */
-  settle?: () => Promise<Record<string, unknown>>;
+  settle?: (() => Promise<PaymentSettlement>) | undefined;
+  /** How long this attempt holds the payment (default `paymentLeaseMsDefault`, at most `paymentLeaseMsMax`). */
+  leaseMs?: number | undefined;
 }
 
 /** A recorded payment. */

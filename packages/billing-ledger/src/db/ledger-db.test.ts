@@ -205,7 +205,7 @@ describe('the driver under a ledger database', () => {
     await kit.ledger.mint({
       accountId,
       amountMicro: 9n,
-      sourceType: 'purchase',
+      sourceType: 'deposit',
       sourceId: `src-${accountId}`,
       poolId: 'gpu',
       expiresAt: new Date(kit.clock.nowMs() + 12_345),

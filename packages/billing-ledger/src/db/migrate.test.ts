@@ -63,7 +63,7 @@ const expectedTables = [
 ];
 
 /** Migrations committed in drizzle/meta/_journal.json. */
-const migrationCount = 8n;
+const migrationCount = 9n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',
@@ -89,7 +89,20 @@ const expectedChecks = [
   'meters_prices_array',
   'meters_ttl_positive',
   'meters_version_positive',
+  'payments_amount_covers_price',
   'payments_amount_positive',
+  'payments_attempts_nonnegative',
+  'payments_bonus_bps_range',
+  'payments_credited_shape',
+  'payments_failed_has_failure',
+  'payments_failure_pair',
+  'payments_lot_iff_credited',
+  'payments_lot_ttl_positive',
+  'payments_open_is_due',
+  'payments_settled_has_transaction',
+  'payments_status_valid',
+  'payments_terms_positive',
+  'payments_valid_before_nonnegative',
   'referral_not_self',
   'reservation_lots_amount_positive',
   'reservation_lots_position_nonnegative',

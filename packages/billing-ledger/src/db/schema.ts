@@ -16,6 +16,7 @@ import {
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
@@ -474,8 +475,21 @@ export const distributions = pgTable(
 );
 
 /**
- * Verified payments recorded with what they bought (a credit pack): unique on the payment's reference, so one
- * payment mints once. `response` holds the first purchase result, answered again on a replay.
+ * The states of a payment record (two-phase purchases; see `src/packs/payment-states.ts`): `verified` (claimed,
+ * nothing sent to the chain yet), `settling` (its owner is asking the chain), `settled` (the chain executed it; the
+ * credit is missing), `credited` (its lot is minted: absorbing), `failed` (with a reason; watched while
+ * `reconcile_after` is set, final when it is null).
+ */
+export const paymentStatuses = ['verified', 'settling', 'settled', 'credited', 'failed'] as const;
+export type PaymentStatus = (typeof paymentStatuses)[number];
+
+/**
+ * Verified payments and what they buy (a credit pack), unique on the payment's reference, so one payment mints once.
+ * A record lives through {@link paymentStatuses}; the pack's terms (`price_micro`, `credits_micro`, `bonus_bps`,
+ * `lot_ttl_ms`) are frozen when the payment is claimed, so its credit mints them even if the catalog changed since.
+ * `reconcile_after` is when the record is due for a reconciler (an attempt's lease, a postponed retry, or how long a
+ * failed authorization stays watched); null when nothing is left to do. `response` holds the purchase result,
+ * answered again on a replay.
  */
 export const payments = pgTable(
   'payments',
@@ -486,19 +500,59 @@ export const payments = pgTable(
       .notNull()
       .references(() => accounts.id),
     packId: text('pack_id').notNull(),
+    status: text('status', { enum: paymentStatuses }).notNull(),
     payer: text('payer').notNull(),
+    payTo: text('pay_to'),
     amountMicro: micro('amount_micro').notNull(),
     network: text('network'),
     asset: text('asset'),
+    nonce: text('nonce'),
+    /** Unix seconds after which the authorization can no longer execute (null: unknown). */
+    validBefore: numeric('valid_before', { precision: 78, scale: 0, mode: 'bigint' }),
+    priceMicro: micro('price_micro').notNull(),
+    creditsMicro: micro('credits_micro').notNull(),
+    bonusBps: integer('bonus_bps').notNull(),
+    lotTtlMs: bigint('lot_ttl_ms', { mode: 'number' }),
+    /** Opaque JSON the caller needs to settle the payment again. */
+    request: jsonb('request'),
+    transaction: text('transaction'),
     lotId: text('lot_id').references(() => lots.id),
     settlement: jsonb('settlement'),
     response: jsonb('response'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    attempts: integer('attempts').notNull().default(0),
+    reconcileAfter: at('reconcile_after'),
     createdAt: at('created_at').notNull(),
+    updatedAt: at('updated_at').notNull(),
+    creditedAt: at('credited_at'),
   },
   (t) => [
     uniqueIndex('payments_reference_uq').on(t.reference),
     index('payments_account_idx').on(t.accountId),
+    index('payments_due_idx').on(t.reconcileAfter).where(sql`${t.reconcileAfter} is not null`),
+    index('payments_status_created_idx').on(t.status, t.createdAt, t.id),
+    index('payments_created_idx').on(t.createdAt, t.id),
     check('payments_amount_positive', sql`${t.amountMicro} > 0`),
+    check('payments_status_valid', inList('status', paymentStatuses)),
+    check('payments_terms_positive', sql`${t.priceMicro} > 0 and ${t.creditsMicro} >= ${t.priceMicro}`),
+    check('payments_amount_covers_price', sql`${t.amountMicro} >= ${t.priceMicro}`),
+    check('payments_bonus_bps_range', sql`${t.bonusBps} between 0 and 10000`),
+    check('payments_lot_ttl_positive', sql`${t.lotTtlMs} is null or ${t.lotTtlMs} > 0`),
+    check('payments_valid_before_nonnegative', sql`${t.validBefore} is null or ${t.validBefore} >= 0`),
+    check('payments_attempts_nonnegative', sql`${t.attempts} >= 0`),
+    check('payments_failure_pair', sql`(${t.failureCode} is null) = (${t.failureMessage} is null)`),
+    check('payments_failed_has_failure', sql`${t.status} <> 'failed' or ${t.failureCode} is not null`),
+    check('payments_settled_has_transaction', sql`${t.status} <> 'settled' or ${t.transaction} is not null`),
+    check(
+      'payments_credited_shape',
+      sql`(${t.status} = 'credited') = (${t.creditedAt} is not null) and (${t.status} <> 'credited' or (${t.lotId} is not null and ${t.response} is not null and ${t.reconcileAfter} is null))`,
+    ),
+    check('payments_lot_iff_credited', sql`(${t.status} = 'credited') = (${t.lotId} is not null)`),
+    check(
+      'payments_open_is_due',
+      sql`${t.status} not in ('verified', 'settling', 'settled') or ${t.reconcileAfter} is not null`,
+    ),
   ],
 );
 

@@ -155,13 +155,13 @@ describe('distribution at finalize', () => {
     const { lot: a } = await kit.ledger.mint({
       accountId,
       amountMicro: 300n,
-      sourceType: 'purchase',
+      sourceType: 'deposit',
       sourceId: `p-${accountId}-a`,
     });
     const { lot: b } = await kit.ledger.mint({
       accountId,
       amountMicro: 300n,
-      sourceType: 'purchase',
+      sourceType: 'deposit',
       sourceId: `p-${accountId}-b`,
     });
     const one = await charge(accountId, 200n, 200n); // all from lot a

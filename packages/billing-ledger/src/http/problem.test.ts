@@ -23,7 +23,10 @@ import {
   MeterNotFoundError,
   MeterPriceOverflowError,
   MeterPricesEmptyError,
+  PaymentFailedError,
   PaymentInsufficientError,
+  PaymentNotFoundError,
+  PaymentPendingError,
   PaymentReferenceReusedError,
   ReservationNotFoundError,
   ReservationNotMeteredError,
@@ -62,7 +65,18 @@ const samples: { readonly [C in LedgerErrorCode]: () => LedgerError } = {
   revenue_rule_not_found: () => new RevenueRuleNotFoundError('rule_x'),
   credit_pack_not_found: () => new CreditPackNotFoundError('platinum', ['starter', 'premium']),
   payment_insufficient: () => new PaymentInsufficientError('standard', 10_000_000n, 9_999_999n),
-  payment_reference_reused: () => new PaymentReferenceReusedError('eip155:8453:0xabc:0x01', 'acc_1', 'starter'),
+  payment_reference_reused: () =>
+    new PaymentReferenceReusedError('eip155:8453:0xabc:0x01', 'acc_1', 'starter', {
+      details: { conflict: 'amount', stored: '5000000', requested: '4000000' },
+    }),
+  payment_not_found: () => new PaymentNotFoundError({ reference: 'eip155:8453:0xabc:0x01' }),
+  payment_failed: () =>
+    new PaymentFailedError({ reference: 'eip155:8453:0xabc:0x01', code: 'authorization_expired', message: 'gone' }),
+  payment_pending: () =>
+    new PaymentPendingError({
+      reference: 'eip155:8453:0xabc:0x01',
+      reconcileAfter: new Date('2026-12-01T00:02:00.000Z'),
+    }),
   meter_not_found: () => new MeterNotFoundError({ meterId: 'chat', version: 3, reason: 'not_in_force' }),
   meter_prices_empty: () => new MeterPricesEmptyError({ meterId: 'chat' }),
   meter_dimension_duplicate: () => new MeterDimensionDuplicateError({ meterId: 'chat', dimension: 'request' }),

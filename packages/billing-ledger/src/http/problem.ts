@@ -28,7 +28,10 @@ import {
   MeterNotFoundError,
   MeterPriceOverflowError,
   MeterPricesEmptyError,
+  PaymentFailedError,
   PaymentInsufficientError,
+  PaymentNotFoundError,
+  PaymentPendingError,
   PaymentReferenceReusedError,
   ReservationNotFoundError,
   ReservationNotMeteredError,
@@ -145,6 +148,21 @@ const ledgerErrorFactories: { readonly [C in LedgerErrorCode]: LedgerErrorFactor
       text(p.details, 'reference'),
       text(p.details, 'firstAccountId'),
       text(p.details, 'firstPackId'),
+      withDetails(p),
+    ),
+  payment_not_found: (p) => new PaymentNotFoundError({ reference: text(p.details, 'reference') }, withDetails(p)),
+  // The failure's message is only in the error's message, which the gateway's replaces.
+  payment_failed: (p) =>
+    new PaymentFailedError(
+      { reference: text(p.details, 'reference'), code: text(p.details, 'code'), message: '' },
+      withDetails(p),
+    ),
+  payment_pending: (p) =>
+    new PaymentPendingError(
+      {
+        reference: text(p.details, 'reference'),
+        reconcileAfter: p.details.reconcileAfter === undefined ? null : readTime(p.details, 'reconcileAfter', at),
+      },
       withDetails(p),
     ),
   meter_not_found: (p) =>

@@ -1,6 +1,7 @@
 /**
  * Opaque pagination cursors: base64url of `<kind>1:<id>`, where `id` is the bigint id of the last item seen
- * (entries for `listEntries`, events for `listEvents`). Anything else is an {@link InvalidCursorError}.
+ * (entries for `listEntries`, events for `listEvents`); events also have a `v2` form (transaction and id) and payments
+ * a `p1` form (creation time and id, `listPayments`). Anything else is an {@link InvalidCursorError}.
  */
 import { InvalidCursorError } from '../errors.js';
 
@@ -79,4 +80,45 @@ export function decodeEventCursor(cursor: unknown): EventCursor | null {
   }
   const id = decodeCursor('v', cursor);
   return id === null ? null : { txId: null, id };
+}
+
+/** Longest payments cursor accepted (one this ledger issues is ≤ 240 characters: an id is at most 128). */
+export const paymentCursorLengthMax = 256;
+
+/** Where a newest-first list of payments stands: after the payment `id` created at `createdAtMs`. */
+export interface PaymentCursor {
+  createdAtMs: number;
+  id: string;
+}
+
+/**
+ * Encodes the position after one payment of a newest-first list (its creation time and id).
+ *
+ * @example
+ * encodePaymentCursor({ createdAtMs: 1_767_225_600_000, id: 'pay_1' });
+ */
+export function encodePaymentCursor(cursor: PaymentCursor): string {
+  return Buffer.from(`p1:${cursor.createdAtMs}:${cursor.id}`, 'utf8').toString('base64url');
+}
+
+/**
+ * Decodes a payments cursor this ledger issued; `undefined` and `null` mean "from the start".
+ *
+ * @throws {InvalidCursorError} when the cursor is not one this ledger issued for payments.
+ * @example
+ * decodePaymentCursor(encodePaymentCursor({ createdAtMs: 1, id: 'pay_1' })); // { createdAtMs: 1, id: 'pay_1' }
+ */
+export function decodePaymentCursor(cursor: unknown): PaymentCursor | null {
+  if (cursor === undefined || cursor === null) return null;
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > paymentCursorLengthMax) {
+    throw new InvalidCursorError(cursor);
+  }
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError(cursor);
+  const match = /^p1:(0|[1-9][0-9]{0,14}):([A-Za-z0-9_.:-]{1,128})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
+  if (!match) throw new InvalidCursorError(cursor);
+  const decoded = { createdAtMs: Number(match[1]), id: match[2] as string };
+  if (encodePaymentCursor(decoded) !== cursor) throw new InvalidCursorError(cursor);
+  return decoded;
 }

@@ -21,7 +21,7 @@ async function spend(ledger: Ledger, accountId: string, amountMicro: bigint, poo
 describe('debt', () => {
   it('is offset at once by the account’s other lots, journaled, and announced', async () => {
     const accountId = await kit.account();
-    const paid = await kit.ledger.mint({ accountId, amountMicro: 100n, sourceType: 'purchase', sourceId: 'debt-1' });
+    const paid = await kit.ledger.mint({ accountId, amountMicro: 100n, sourceType: 'deposit', sourceId: 'debt-1' });
     const other = await kit.ledger.mint({ accountId, amountMicro: 50n, sourceType: 'grant', poolId: 'gpu' });
     await spend(kit.ledger, accountId, 80n);
     const refunded = await kit.ledger.refund({ lotId: paid.lot.id });
@@ -49,7 +49,7 @@ describe('debt', () => {
 
   it('refuses every hold while owed, changes nothing, and lifts once a mint pays it', async () => {
     const accountId = await kit.account();
-    const paid = await kit.ledger.mint({ accountId, amountMicro: 60n, sourceType: 'purchase', sourceId: 'debt-2' });
+    const paid = await kit.ledger.mint({ accountId, amountMicro: 60n, sourceType: 'deposit', sourceId: 'debt-2' });
     await spend(kit.ledger, accountId, 60n);
     await kit.ledger.refund({ lotId: paid.lot.id });
     const before = await kit.counts();
@@ -64,7 +64,7 @@ describe('debt', () => {
 
   it('is paid first by credit a hold gives back (release, finalize below the hold, expiry)', async () => {
     const accountId = await kit.account();
-    const paid = await kit.ledger.mint({ accountId, amountMicro: 100n, sourceType: 'purchase', sourceId: 'debt-3' });
+    const paid = await kit.ledger.mint({ accountId, amountMicro: 100n, sourceType: 'deposit', sourceId: 'debt-3' });
     await kit.ledger.mint({ accountId, amountMicro: 90n, sourceType: 'grant' });
     await spend(kit.ledger, accountId, 100n); // neither lot expires: the older (the paid one) goes first
     const held = await kit.ledger.reserve({ accountId, amountMicro: 30n });
@@ -97,7 +97,7 @@ describe('debt', () => {
         async (others, paidMicro, spentMicro, mintMicro) => {
           const { ledger, clock } = kit;
           const accountId = await kit.account();
-          const paid = await ledger.mint({ accountId, amountMicro: paidMicro, sourceType: 'purchase' });
+          const paid = await ledger.mint({ accountId, amountMicro: paidMicro, sourceType: 'deposit' });
           for (const lot of others) {
             const expiresAt = lot.expires ? new Date(clock.nowMs() + 60_000) : undefined;
             await ledger.mint({

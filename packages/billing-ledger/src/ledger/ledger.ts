@@ -11,6 +11,16 @@ import {
   createCreditPackCatalog,
   defaultCreditPacks,
 } from '../packs/catalog.js';
+import { creditPayment } from '../packs/payment-credit.js';
+import { countPaymentsByStatus, getPayment, listPayments } from '../packs/payment-reads.js';
+import {
+  claimPayment,
+  failPayment,
+  markPaymentSettling,
+  postponePayment,
+  recordPaymentSettlement,
+  takeDuePayments,
+} from '../packs/payment-states.js';
 import { purchasePack } from '../packs/purchase.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import {
@@ -43,10 +53,18 @@ import type {
   FinalizeInput,
   FinalizeResult,
   LedgerEvent,
+  ListPaymentsOptions,
   Lot,
   MintInput,
   MintResult,
   Page,
+  PaymentClaimInput,
+  PaymentClaimResult,
+  PaymentFailure,
+  PaymentPage,
+  PaymentSettlement,
+  PaymentStatus,
+  PaymentView,
   PoolTotal,
   PurchasePackInput,
   PurchasePackOptions,
@@ -151,8 +169,31 @@ export interface Ledger {
   verify(): Promise<VerifyReport>;
   /** The credit pack catalog. */
   listCreditPacks(): readonly CreditPack[];
-  /** Records a verified payment and mints the pack's lot in one transaction; a payment mints once. */
+  /**
+   * Buys a pack with a verified payment: claim, `settle()` with no transaction open, credit; a payment mints once and
+   * a replay answers the first result.
+   */
   purchasePack(input: PurchasePackInput, options?: PurchasePackOptions): Promise<PurchasePackResult>;
+  /** Two-phase purchases: records a verified payment (`verified`) or takes it for this attempt (`owner`), or answers. */
+  claimPayment(input: PaymentClaimInput, options?: { leaseMs?: number | undefined }): Promise<PaymentClaimResult>;
+  /** `verified` → `settling` (attempts + 1), right before the owner asks the chain; idempotent. */
+  markPaymentSettling(reference: string): Promise<PaymentView>;
+  /** Any state but `credited` → `settled`, storing the settlement; a no-op on `credited`. */
+  recordPaymentSettlement(reference: string, settlement: PaymentSettlement): Promise<PaymentView>;
+  /** Mints the payment's lot once (from any state but `credited`) → `credited`; a credited one answers its result. */
+  creditPayment(reference: string, settlement?: PaymentSettlement): Promise<PurchasePackResult>;
+  /** Any state but `credited` → `failed`, watched until `watchUntil` (null: final). */
+  failPayment(reference: string, failure: PaymentFailure, options: { watchUntil: Date | null }): Promise<PaymentView>;
+  /** Keeps the state, stores the failure, due again at `retryAt`. */
+  postponePayment(reference: string, failure: PaymentFailure, options: { retryAt: Date }): Promise<PaymentView>;
+  /** Takes due payments for a reconciler (`FOR UPDATE SKIP LOCKED`), leasing each for `leaseMs`. */
+  takeDuePayments(options: { limit: number; leaseMs: number }): Promise<PaymentView[]>;
+  /** One payment by id or reference; throws `PaymentNotFoundError`. */
+  getPayment(idOrReference: string): Promise<PaymentView>;
+  /** Payments newest first, optionally in one status, cursor-paginated. */
+  listPayments(options?: ListPaymentsOptions): Promise<PaymentPage>;
+  /** How many payments are in each state (all five keys). */
+  countPaymentsByStatus(): Promise<Record<PaymentStatus, number>>;
   /** A hold's charge distribution (which rule governed it) and its reversals. */
   getDistribution(reservationId: string): Promise<{ charge: Distribution | null; reversals: Distribution[] }>;
   /** Per revenue pool: distributed, reversed and net over `[from, to)`. */
@@ -271,6 +312,16 @@ export function createLedger(options: CreateLedgerOptions): Ledger {
     verify: () => verify(ctx),
     listCreditPacks: () => creditPacks.packs,
     purchasePack: (input, purchaseOptions) => purchasePack(ctx, creditPacks, input, purchaseOptions),
+    claimPayment: (input, claimOptions) => claimPayment(ctx, creditPacks, input, claimOptions),
+    markPaymentSettling: (reference) => markPaymentSettling(ctx, reference),
+    recordPaymentSettlement: (reference, settlement) => recordPaymentSettlement(ctx, reference, settlement),
+    creditPayment: (reference, settlement) => creditPayment(ctx, reference, settlement),
+    failPayment: (reference, failure, failOptions) => failPayment(ctx, reference, failure, failOptions),
+    postponePayment: (reference, failure, postponeOptions) => postponePayment(ctx, reference, failure, postponeOptions),
+    takeDuePayments: (takeOptions) => takeDuePayments(ctx, takeOptions),
+    getPayment: (idOrReference) => getPayment(ctx, idOrReference),
+    listPayments: (listOptions) => listPayments(ctx, listOptions),
+    countPaymentsByStatus: () => countPaymentsByStatus(ctx),
     getDistribution: (reservationId) => getDistribution(ctx, reservationId),
     distributionTotals: (range) => distributionTotals(ctx, range),
     attributeReferral: (input, writeOptions) => attributeReferral(ctx, input, writeOptions),

@@ -47,6 +47,7 @@ export async function openLedgerKit(options: Omit<CreateLedgerOptions, 'db' | 'c
         sql`select (select count(*) from lots) as lots, (select count(*) from reservations) as reservations,
           (select count(*) from reservation_lots) as reservation_lots, (select count(*) from entries) as entries,
           (select count(*) from events) as events, (select count(*) from idempotency_keys) as idempotency_keys,
+          (select count(*) from payments) as payments,
           (select coalesce(sum(available_micro), 0) from lots) as available,
           (select coalesce(sum(reserved_micro), 0) from lots) as reserved,
           (select coalesce(sum(debt_micro), 0) from accounts) as debt`,

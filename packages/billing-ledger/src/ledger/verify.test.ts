@@ -23,7 +23,7 @@ describe('verify', () => {
       sourceType: 'grant',
       expiresAt: new Date(clock.nowMs() + 10_000),
     });
-    const paid = await ledger.mint({ accountId, amountMicro: 2_000n, sourceType: 'purchase', sourceId: 'v-1' });
+    const paid = await ledger.mint({ accountId, amountMicro: 2_000n, sourceType: 'deposit', sourceId: 'v-1' });
     await ledger.mint({
       accountId,
       amountMicro: 40n,
@@ -51,10 +51,17 @@ describe('verify', () => {
     expect(await ledger.sweepExpiredLots()).toEqual({ count: 1, amountMicro: 40n });
     expect(await ledger.refund({ lotId: paid.lot.id })).toMatchObject({ refundedMicro: 1_250n, debtAddedMicro: 750n });
     expect((await ledger.mint({ accountId, amountMicro: 5n, sourceType: 'grant' })).balance.debtMicro).toBe(745n);
+    // A pack bought, and a payment claimed, settled and left uncredited (a reconciler's job): both are clean.
+    const buyer = await kit.account();
+    const pay = (reference: string) => ({ reference, payer: '0xpayer', amountMicro: 5_000_000n });
+    await ledger.purchasePack({ accountId: buyer, packId: 'starter', payment: pay('v-pack-1') });
+    await ledger.claimPayment({ accountId: buyer, packId: 'starter', payment: pay('v-pack-2') });
+    await ledger.markPaymentSettling('v-pack-2');
+    await ledger.recordPaymentSettlement('v-pack-2', { transaction: '0xv2' });
     const report = await ledger.verify();
     expect(report.violations).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.counts).toMatchObject({ lots: 6, reservations: 7 });
+    expect(report.counts).toMatchObject({ lots: 7, reservations: 7, payments: 2 });
     expect(report.counts.accounts).toBeGreaterThanOrEqual(6);
     expect(report.counts.entries).toBeGreaterThan(20);
     expect(report.checkedAt).toEqual(new Date(clock.nowMs()));
@@ -136,6 +143,13 @@ const verifyRules = [
   'metered_hold_version_missing',
   'metered_usage_malformed',
   'metered_usage_unpriceable',
+  'purchase_lot_without_payment',
+  'purchase_lot_payment_not_credited',
+  'purchase_lot_payment_mismatch',
+  'purchase_lot_credits_mismatch',
+  'payment_lot_without_credit',
+  'credited_payment_without_lot',
+  'credited_payment_lot_mismatch',
 ];
 
 /** A clean ledger with every kind of row: holds in each state, charges, a refund with its reversal, metered holds. */
@@ -164,7 +178,7 @@ async function seedLedger(kit: LedgerKit) {
   const lotE2 = (await ledger.mint({ accountId: e, amountMicro: 50n, sourceType: 'grant' })).lot.id;
   clock.advance(2000);
   await ledger.mint({ accountId: e, amountMicro: 5n, sourceType: 'grant' }); // available after: 55, not 155
-  const lotC = (await ledger.mint({ accountId: c, amountMicro: 200n, sourceType: 'purchase', sourceId: 'v-c' })).lot.id;
+  const lotC = (await ledger.mint({ accountId: c, amountMicro: 200n, sourceType: 'deposit', sourceId: 'v-c' })).lot.id;
   const h = await hold(c, 100n);
   const dC = await charge(h, 80n);
   await ledger.refund({ lotId: lotC });
@@ -180,7 +194,23 @@ async function seedLedger(kit: LedgerKit) {
     const done = await ledger.finalize({ reservationId: reservation.id, usage: { request: 1 } });
     metered.push({ id: reservation.id, distributionId: done.distribution?.id as string });
   }
-  return { a, b, c, e, lotA, lotB, lotC, lotE2, f, r, p, q, h, dF, dQ, dC, metered };
+  const g = await kit.account();
+  const purchases: { paymentId: string; lotId: string; reference: string }[] = [];
+  for (let i = 0; i < 4; i += 1) {
+    const reference = `verify:pack:${i}`;
+    const { payment, lot } = await ledger.purchasePack({
+      accountId: g,
+      packId: 'starter',
+      payment: { reference, payer: '0xpayer', amountMicro: 5_000_000n },
+    });
+    purchases.push({ paymentId: payment.id, lotId: lot.id, reference });
+  }
+  await ledger.claimPayment({
+    accountId: g,
+    packId: 'starter',
+    payment: { reference: 'verify:pack:claimed', payer: '0xpayer', amountMicro: 5_000_000n },
+  });
+  return { a, b, c, e, lotA, lotB, lotC, lotE2, f, r, p, q, h, dF, dQ, dC, metered, g, purchases };
 }
 
 type Seed = Awaited<ReturnType<typeof seedLedger>>;
@@ -224,6 +254,8 @@ async function corrupt(kit: LedgerKit, s: Seed): Promise<[string, string][]> {
       ['distributions', 'distributions_shares_sum'],
       ['distributions', 'distributions_shares_nonnegative'],
       ['accounts', 'accounts_debt_nonnegative'],
+      ['payments', 'payments_credited_shape'],
+      ['payments', 'payments_lot_iff_credited'],
     ]) {
       await run(sql.raw(`alter table ${table} drop constraint ${constraint}`));
     }
@@ -347,8 +379,35 @@ async function corrupt(kit: LedgerKit, s: Seed): Promise<[string, string][]> {
       ['metered_usage_malformed', m3?.id as string],
       ['metered_usage_unpriceable', m4?.id as string],
     );
+    await corruptPayments(tx, s, found);
     return found;
   });
+}
+
+async function corruptPayments(tx: LedgerDb, s: Seed, found: [string, string][]): Promise<void> {
+  const run = (query: SQL) => execRows(tx, query);
+  type Purchase = Seed['purchases'][number];
+  const [pA, pB, pC, pD] = [0, 1, 2, 3].map((i) => s.purchases[i] as Purchase) as [
+    Purchase,
+    Purchase,
+    Purchase,
+    Purchase,
+  ];
+  await run(sql`insert into lots (id, account_id, pool_id, source_type, source_id, original_micro, available_micro,
+      created_at) values ('lot_bought_elsewhere', ${s.g}, 'general', 'purchase', 'verify:nowhere', 10, 10, ${forgedAt})`);
+  found.push(['purchase_lot_without_payment', 'lot_bought_elsewhere']);
+  await run(sql`update payments set credits_micro = credits_micro + 1 where id = ${pA.paymentId}`);
+  found.push(['purchase_lot_credits_mismatch', pA.lotId]);
+  await run(sql`update payments set reference = 'verify:pack:renamed' where id = ${pB.paymentId}`);
+  found.push(['purchase_lot_payment_mismatch', pB.lotId]);
+  found.push(['credited_payment_lot_mismatch', pB.paymentId]);
+  await run(sql`update payments set status = 'settled', "transaction" = '0x1', reconcile_after = ${forgedAt}
+    where id = ${pC.paymentId}`);
+  found.push(['purchase_lot_payment_not_credited', pC.lotId]);
+  found.push(['payment_lot_without_credit', pC.paymentId]);
+  await run(sql`update payments set lot_id = 'lot_ghost' where id = ${pD.paymentId}`);
+  found.push(['credited_payment_without_lot', pD.paymentId]);
+  found.push(['purchase_lot_without_payment', pD.lotId]);
 }
 
 async function corruptHolds(tx: LedgerDb, s: Seed, found: [string, string][]): Promise<void> {

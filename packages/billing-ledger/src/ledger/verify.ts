@@ -18,6 +18,7 @@ import { verifyEntries } from './verify/entries.js';
 import { verifyHolds } from './verify/holds.js';
 import { verifyLots } from './verify/lots.js';
 import { planForFullReads, verifyPageSizeMax } from './verify/pages.js';
+import { verifyPayments } from './verify/payments.js';
 import { verifyReplay } from './verify/replay.js';
 import { ViolationLog } from './verify/report.js';
 
@@ -37,7 +38,8 @@ export interface VerifyOptions {
  * replayed balance of the account at the entry's time, holds (their lots add up, pending holds equal the lots'
  * reserved buckets, each hold's entries match its status, finalized amounts follow the billing mode, charges equal
  * consume entries), distributions (shares equal their entries, one charge per charged hold, reversals within what a
- * pool received), account debt (≥ 0, equal to refunds' debt minus paydowns) and charges by usage (priced again).
+ * pool received), account debt (≥ 0, equal to refunds' debt minus paydowns), charges by usage (priced again) and
+ * payments (every `purchase` lot minted by one credited payment, every credited payment with its lot).
  * Memory is bounded by the page size, not by the ledger (see the module comment).
  *
  * @example
@@ -58,11 +60,12 @@ export async function verify(ctx: LedgerContext, options: VerifyOptions = {}): P
       const distributions = await verifyDistributions(tx, log.report, pageSizeMax);
       const accounts = await verifyDebt(tx, log.report, pageSizeMax);
       const meteredCharges = await verifyMeteredCharges(tx, log.report, pageSizeMax);
+      const payments = await verifyPayments(tx, log.report, pageSizeMax);
       const violations = log.violations();
       return {
         ok: violations.length === 0,
         checkedAt,
-        counts: { accounts, lots, reservations, entries, distributions, meteredCharges },
+        counts: { accounts, lots, reservations, entries, distributions, meteredCharges, payments },
         violations,
       };
     },
