@@ -20,6 +20,7 @@ export {
   type StartHardhatNodeOptions,
   startHardhatNode,
 } from './hardhat-node.js';
+export { installMulticall3, multicall3Address } from './multicall3.js';
 export { compileTestContract, type TestContractName } from './test-contracts.js';
 export {
   type DeployedContract,

@@ -5,11 +5,11 @@ import { DevChainError } from './errors.js';
 import { contractsDir } from './paths.js';
 
 /** Names of the contracts shipped in `contracts/`. */
-export type TestContractName = 'TestNft' | 'TestUsdc';
+export type TestContractName = 'Multicall3' | 'TestNft' | 'TestUsdc';
 
 /**
- * Compiles the contracts shipped with this package (`contracts/TestNft.sol`, `contracts/TestUsdc.sol`)
- * and returns one by name. Uses the compile cache, so only the first call on a machine pays for solc.
+ * Compiles the contracts shipped with this package (`contracts/Multicall3.sol`, `contracts/TestNft.sol`,
+ * `contracts/TestUsdc.sol`) and returns one by name. Uses the compile cache, so only the first call on a machine pays for solc.
  *
  * @throws {DevChainError} `compile_failed` if solc rejects the sources; `contract_not_found` if the name
  *   is not in the output.
