@@ -20,7 +20,12 @@ describe('examples/quick-start.ts', () => {
       settlerKey: chain.settlerKey,
       payerKey: chain.payerKeys[0]!,
     });
-    expect(result).toMatchObject({ unpaidStatus: 402, paidStatus: 201, body: { creditedMicro: '5000000' } });
+    expect(result).toMatchObject({
+      unpaidStatus: 402,
+      paidStatus: 201,
+      body: { creditedMicro: '5000000' },
+      reconciled: 0,
+    });
     expect(result.transaction).toMatch(/^0x[0-9a-f]{64}$/);
     expect(await chain.balanceOf(payer.address)).toBe(before - 5_000_000n);
   });

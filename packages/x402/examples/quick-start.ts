@@ -1,6 +1,6 @@
-import { exactRequirements, localFacilitator } from '@arrakis/x402';
-import { onPaidWithClaimStore, x402Paywall } from '@arrakis/x402/hono';
-import { migrateX402, postgresPaymentClaimStore } from '@arrakis/x402/postgres';
+import { exactRequirements, localFacilitator, reconcilePayments, rpcAuthorizationResolver } from '@arrakis/x402';
+import { paidWithStore, x402Paywall } from '@arrakis/x402/hono';
+import { migrateX402, postgresPaymentStateStore } from '@arrakis/x402/postgres';
 import { PGlite } from '@electric-sql/pglite';
 import { serve } from '@hono/node-server';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
@@ -30,7 +30,18 @@ export async function quickStart(chain: QuickStartChain) {
   await db.execute(
     sql`create table credits (reference text primary key, owner text not null, amount_micro numeric not null)`,
   );
-  const store = postgresPaymentClaimStore({ db });
+  // The payment record, with the effect it has once paid: minting the credits (once per payment, own transaction).
+  const store = postgresPaymentStateStore({
+    db,
+    effect: async (tx, record) => {
+      await tx.execute(
+        sql`insert into credits values (${record.reference}, ${record.payer}, ${record.amountAtomic.toString()})`,
+      );
+      return { creditedMicro: record.amountAtomic.toString() };
+    },
+  });
+  const facilitator = localFacilitator({ rpcUrl: chain.rpcUrl, signerKey: chain.settlerKey }); // or httpFacilitator({ url })
+  const resolver = rpcAuthorizationResolver({ rpcUrl: chain.rpcUrl }); // reads the chain: what became of a payment
 
   // 2. A route that costs 5 tokens (5 USDC = 5 000 000 micro-USD), settled on chain before its effect.
   const app = new Hono();
@@ -45,14 +56,10 @@ export async function quickStart(chain: QuickStartChain) {
         tokenName: chain.token.name,
         tokenVersion: chain.token.version,
       }),
-      facilitator: localFacilitator({ rpcUrl: chain.rpcUrl, signerKey: chain.settlerKey }),
-      // Record the payment, mint the credits and settle, in one transaction: a replay mints nothing.
-      onPaid: onPaidWithClaimStore(store, async ({ tx, payment }) => {
-        await tx.execute(
-          sql`insert into credits values (${payment.reference}, ${payment.payer}, ${payment.amountAtomic.toString()})`,
-        );
-        return { creditedMicro: payment.amountAtomic.toString() };
-      }),
+      facilitator,
+      // Two phases: the claim is committed, the chain is called with no transaction open, the effect runs once.
+      // A replay (concurrent, later, after the window) answers the first result.
+      ...paidWithStore(store, { resolver }),
     }),
     (c) => c.json(c.get('x402').result, 201),
   );
@@ -71,11 +78,16 @@ export async function quickStart(chain: QuickStartChain) {
     const unpaid = await fetch(`http://127.0.0.1:${port}/v1/credits`, { method: 'POST' }); // 402 + PAYMENT-REQUIRED
     const paid = await payingFetch(`http://127.0.0.1:${port}/v1/credits`, { method: 'POST' }); // 201
     const settlement = decodePaymentResponseHeader(paid.headers.get('PAYMENT-RESPONSE') ?? '');
+
+    // 4. The reconciler (run it on a timer, on any number of instances): it completes every payment left half-way
+    //    by a crash or an outage from what the chain says. Nothing is left here.
+    const reconciled = await reconcilePayments({ store, resolver, facilitator });
     return {
       unpaidStatus: unpaid.status,
       paidStatus: paid.status,
       body: (await paid.json()) as { creditedMicro: string },
       transaction: settlement.transaction,
+      reconciled: reconciled.examined,
     };
   } finally {
     await new Promise((resolve) => server.close(resolve));

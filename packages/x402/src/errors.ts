@@ -33,16 +33,25 @@ export type X402ErrorCode =
   | 'insufficient_funds'
   /** Settlement was attempted and failed (reverted, not mined, rejected by the facilitator). */
   | 'settlement_failed'
-  /** The facilitator could not be reached or answered something that is not the x402 wire format. */
+  /** The facilitator (or the chain RPC) could not be reached or answered something that is not the x402 wire format. */
   | 'facilitator_unavailable'
+  /**
+   * The payment is recorded and its settlement is in progress or its outcome is not known yet (another attempt
+   * holds it, the chain has not answered): send the same payment again later; it is credited at most once.
+   */
+  | 'payment_pending'
   /** A factory or function got an invalid option (a programming error, reported when built). */
   | 'invalid_option';
 
 /**
  * HTTP status of each code when it ends a request: payment failures are 402 (the client may pay again), an
- * unreachable facilitator 502, a bad option 500 (a server bug; thrown when the middleware is built).
+ * unreachable facilitator and a payment still settling 503 (retry the same payment later), a bad option 500 (a
+ * server bug; thrown when the middleware is built).
  */
-export const x402ErrorHttpStatus: Readonly<Record<X402ErrorCode, 402 | 500 | 502>> = Object.freeze({
+export type X402HttpStatus = 402 | 500 | 503;
+
+/** See {@link X402HttpStatus}. */
+export const x402ErrorHttpStatus: Readonly<Record<X402ErrorCode, X402HttpStatus>> = Object.freeze({
   payment_required: 402,
   malformed_payment: 402,
   unsupported_version: 402,
@@ -58,7 +67,8 @@ export const x402ErrorHttpStatus: Readonly<Record<X402ErrorCode, 402 | 500 | 502
   nonce_already_used: 402,
   insufficient_funds: 402,
   settlement_failed: 402,
-  facilitator_unavailable: 502,
+  facilitator_unavailable: 503,
+  payment_pending: 503,
   invalid_option: 500,
 });
 
@@ -103,7 +113,7 @@ export class X402Error extends Error {
     this.details = options.details;
   }
   /** The HTTP status this error maps to ({@link x402ErrorHttpStatus}). */
-  get httpStatus(): 402 | 500 | 502 {
+  get httpStatus(): X402HttpStatus {
     return x402ErrorHttpStatus[this.code];
   }
 }

@@ -1,6 +1,15 @@
+export type { RpcAuthorizationResolverOptions, RpcAuthorizationResolverSource } from './chain/resolver.js';
+export {
+  assertTokenDecimals,
+  expiryGraceSecondsDefault,
+  expiryGraceSecondsMax,
+  microUsdDecimals,
+  resolverPollingIntervalMsDefault,
+  rpcAuthorizationResolver,
+} from './chain/resolver.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
-export type { X402ErrorCode } from './errors.js';
+export type { X402ErrorCode, X402HttpStatus } from './errors.js';
 export { InvalidX402OptionError, isX402ErrorCode, X402Error, x402ErrorCodes, x402ErrorHttpStatus } from './errors.js';
 export type { HttpFacilitatorOptions } from './facilitator/http.js';
 export {
@@ -19,15 +28,46 @@ export {
   settlementLookbackBlocksDefault,
 } from './facilitator/local.js';
 export { eip3009Abi } from './facilitator/token-abi.js';
+export type {
+  LedgerPaymentClaimInput,
+  LedgerPaymentsApi,
+  LedgerPaymentView,
+  LedgerPurchaseTarget,
+} from './payments/ledger-store.js';
+export { ledgerPaymentStore } from './payments/ledger-store.js';
+export type { PaymentTimings } from './payments/limits.js';
+export {
+  failureCodeLengthMax,
+  failureMessageLengthMax,
+  paymentLeaseMsDefault,
+  paymentLeaseMsMax,
+  paymentPollIntervalMsDefault,
+  paymentRetryInMsDefault,
+  paymentRetryInMsMax,
+  paymentWaitMsDefault,
+  reconcileBatchSizeMax,
+  takeDueLimitMax,
+} from './payments/limits.js';
+export type { ReconcilePaymentsOptions, ReconcileReport } from './payments/reconcile.js';
+export { reconcilePayments } from './payments/reconcile.js';
+export type { SettledPayment, SettleWithStoreOptions } from './payments/two-phase.js';
+export { authorizationOf, failedPaymentError, settlementFromChain, settleWithStore } from './payments/two-phase.js';
 export type { Facilitator } from './ports/facilitator.js';
 export { isFacilitator } from './ports/facilitator.js';
 export type {
+  AuthorizationRef,
+  AuthorizationResolution,
+  AuthorizationResolver,
   JsonValue,
-  PaymentClaimInput,
-  PaymentClaimOutcome,
-  PaymentClaimStore,
-  RecordedPayment,
-} from './ports/payment-claim-store.js';
+  PaymentClaim,
+  PaymentCredit,
+  PaymentFailure,
+  PaymentStateRecord,
+  PaymentStateStore,
+  PaymentStatus,
+  SettlementRequest,
+} from './ports/payment-state-store.js';
+export { paymentStatuses } from './ports/payment-state-store.js';
 export type {
   CreatePaymentRequiredOptions,
   ExactPaymentTerms,

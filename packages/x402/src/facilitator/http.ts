@@ -50,6 +50,25 @@ export const officialReasonCodes: Readonly<Record<string, X402ErrorCode>> = Obje
   invalid_transaction_state: 'settlement_failed',
   unexpected_verify_error: 'facilitator_unavailable',
   unexpected_settle_error: 'settlement_failed',
+  // @x402/evm 2.x exact-scheme reasons (2.27.0: src/exact/facilitator/errors.ts).
+  invalid_exact_evm_scheme: 'unsupported_scheme',
+  invalid_exact_evm_network_mismatch: 'network_mismatch',
+  invalid_exact_evm_missing_eip712_domain: 'malformed_payment',
+  invalid_exact_evm_recipient_mismatch: 'pay_to_mismatch',
+  invalid_exact_evm_signature: 'invalid_signature',
+  invalid_exact_evm_failed_to_parse_signature: 'invalid_signature',
+  invalid_exact_evm_authorization_value: 'amount_mismatch',
+  invalid_exact_evm_payload_authorization_value_mismatch: 'amount_mismatch',
+  invalid_exact_evm_token_name_mismatch: 'requirements_mismatch',
+  invalid_exact_evm_token_version_mismatch: 'requirements_mismatch',
+  invalid_exact_evm_eip3009_not_supported: 'asset_mismatch',
+  asset_not_deployed_contract: 'asset_mismatch',
+  invalid_exact_evm_nonce_already_used: 'nonce_already_used',
+  invalid_exact_evm_insufficient_balance: 'insufficient_funds',
+  invalid_exact_evm_transaction_simulation_failed: 'settlement_failed',
+  invalid_exact_evm_transaction_failed: 'settlement_failed',
+  invalid_exact_evm_transfer_event_mismatch: 'settlement_failed',
+  settlement_pending: 'payment_pending',
 });
 
 /**

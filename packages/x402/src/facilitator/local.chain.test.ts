@@ -4,6 +4,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestChain, type TestChain } from '../testing/chain.js';
 import { TestClock } from '../testing/clock.js';
+import { jsonRpc, startRpcProxy } from '../testing/rpc-proxy.js';
 import { signPayloadV2 } from '../testing/sign.js';
 import { verifyExactPayment } from '../verify/verify-exact.js';
 import type { PaymentPayloadV2 } from '../wire/schemas.js';
@@ -212,6 +213,103 @@ describe('localFacilitator on a real chain (Hardhat + our EIP-3009 TestUsdc)', (
       errorReason: 'amount_mismatch',
     });
     expect(await balances()).toEqual(before);
+  });
+
+  it('sending fails and the authorization state cannot be read (RPC down): facilitator_unavailable, not settlement_failed — the transfer went out', async () => {
+    const proxy = await startRpcProxy(chain.node.rpcUrl);
+    try {
+      const flaky = localFacilitator({ rpcUrl: proxy.url, signerKey: chain.settlerKey, clock });
+      clock.set(Date.now());
+      const requirements = chain.requirementsFor(700_000n);
+      const payload = await signPayloadV2(chain.payers[0]!, requirements);
+      const before = await balances();
+      // The node receives the transaction (and mines it); the answer is lost and the RPC stays down.
+      proxy.failMethod('eth_sendRawTransaction', { forward: true, thenDown: true });
+      await expect(flaky.settle(payload, requirements)).rejects.toMatchObject({
+        name: 'X402Error',
+        code: 'facilitator_unavailable',
+        message: expect.stringMatching(/may or may not have been sent/),
+      });
+      expect((await balances()).payTo).toBe(before.payTo + 700_000n);
+      // Back up: the same authorization is answered with the transaction that executed it, nothing moves again.
+      proxy.failMethod(null);
+      proxy.setDown(false);
+      const settled = await flaky.settle(payload, requirements);
+      expect(settled).toMatchObject({ success: true, amount: '700000' });
+      expect((await balances()).payTo).toBe(before.payTo + 700_000n);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sending fails while the RPC still answers and the authorization is unused: settlement_failed', async () => {
+    const proxy = await startRpcProxy(chain.node.rpcUrl);
+    try {
+      const flaky = localFacilitator({ rpcUrl: proxy.url, signerKey: chain.settlerKey, clock });
+      clock.set(Date.now());
+      const requirements = chain.requirementsFor(100_000n);
+      const payload = await signPayloadV2(chain.payers[0]!, requirements);
+      const before = await balances();
+      proxy.failMethod('eth_sendRawTransaction');
+      expect(await flaky.settle(payload, requirements)).toMatchObject({
+        success: false,
+        errorReason: 'settlement_failed',
+        transaction: '',
+      });
+      expect(await balances()).toEqual(before);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('the transaction is sent and its receipt cannot be read (RPC unreachable): facilitator_unavailable with the transaction', async () => {
+    const proxy = await startRpcProxy(chain.node.rpcUrl);
+    try {
+      const flaky = localFacilitator({ rpcUrl: proxy.url, signerKey: chain.settlerKey, clock });
+      clock.set(Date.now());
+      const requirements = chain.requirementsFor(800_000n);
+      const payload = await signPayloadV2(chain.payers[1]!, requirements);
+      const before = await balances();
+      proxy.failMethod('eth_getTransactionReceipt');
+      const error = await flaky.settle(payload, requirements).then(
+        () => null,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toMatchObject({ code: 'facilitator_unavailable', message: expect.stringMatching(/was sent/) });
+      const transaction = (error as { details: { transaction: string } }).details.transaction;
+      expect(transaction).toMatch(/^0x[0-9a-f]{64}$/);
+      expect((await balances()).other).toBe(before.other - 800_000n);
+      proxy.failMethod(null);
+      expect(await flaky.settle(payload, requirements)).toMatchObject({ success: true, transaction });
+      expect((await balances()).other).toBe(before.other - 800_000n);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a receipt that does not come within receiptTimeoutMs (the RPC answering) is settlement_failed with the transaction hash', async () => {
+    const slow = localFacilitator({
+      rpcUrl: chain.node.rpcUrl,
+      signerKey: chain.settlerKey,
+      clock,
+      receiptTimeoutMs: 1_500,
+    });
+    clock.set(Date.now());
+    const requirements = chain.requirementsFor(900_000n);
+    const payload = await signPayloadV2(chain.payers[0]!, requirements);
+    await jsonRpc(chain.node.rpcUrl, 'evm_setAutomine', [false]);
+    let answer: Awaited<ReturnType<typeof slow.settle>>;
+    try {
+      answer = await slow.settle(payload, requirements);
+    } finally {
+      await jsonRpc(chain.node.rpcUrl, 'evm_setAutomine', [true]);
+    }
+    expect(answer).toMatchObject({ success: false, errorReason: 'settlement_failed' });
+    expect(answer.errorMessage).toMatch(/no receipt .* within 1500 ms/);
+    expect(answer.transaction).toMatch(/^0x[0-9a-f]{64}$/);
+    await jsonRpc(chain.node.rpcUrl, 'evm_mine');
+    // Mined later: the same authorization is answered with that transaction.
+    expect(await slow.settle(payload, requirements)).toMatchObject({ success: true, transaction: answer.transaction });
   });
 
   it('verify-only mode (no chain client) verifies and refuses to settle', async () => {

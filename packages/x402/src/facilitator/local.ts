@@ -7,15 +7,23 @@ import {
   type Hash,
   type Hex,
   http,
-  isAddressEqual,
   isHex,
   type PublicClient,
-  parseEventLogs,
   parseSignature,
   type Transport,
   type WalletClient,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import {
+  type FoundSettlement,
+  findSettlement as findSettlementOnChain,
+  readAuthorizationUsed,
+  readTokenBalance,
+  receiptExecutes,
+  settlementLookbackBlocksDefault,
+} from '../chain/reads.js';
+import { waitForReceipt } from '../chain/receipt.js';
+import { rpcUnavailable, shortMessage } from '../chain/rpc-error.js';
 import { type Clock, nowSeconds, systemClock } from '../clock.js';
 import { InvalidX402OptionError, X402Error, type X402ErrorCode } from '../errors.js';
 import type { Facilitator } from '../ports/facilitator.js';
@@ -32,14 +40,13 @@ import type {
 } from '../wire/schemas.js';
 import { eip3009Abi } from './token-abi.js';
 
+export type { FoundSettlement } from '../chain/reads.js';
+export { settlementLogsMax, settlementLookbackBlocksDefault } from '../chain/reads.js';
+
 /** How long `settle` waits for the transaction's receipt by default. */
 export const receiptTimeoutMsDefault = 60_000;
 /** Receipt polling interval of clients built from `rpcUrl`, by default. */
 export const pollingIntervalMsDefault = 250;
-/** How many blocks back `settle` searches for an earlier settlement of a used authorization, by default. */
-export const settlementLookbackBlocksDefault = 100_000n;
-/** Most `AuthorizationUsed` logs examined when looking for an earlier settlement. */
-export const settlementLogsMax = 32;
 
 /** Options of {@link localFacilitator}. Give `publicClient` + `walletClient`, or `rpcUrl` + `signerKey`, or neither. */
 export interface LocalFacilitatorOptions {
@@ -68,12 +75,6 @@ export interface LocalFacilitatorOptions {
   settlementLookbackBlocks?: bigint;
   /** Extra version 1 network names (`{ 'my-chain': 'eip155:1234' }`). */
   v1NetworkNames?: Record<string, string>;
-}
-
-/** A settlement found on chain for an authorization. */
-export interface FoundSettlement {
-  transaction: Hash;
-  blockNumber: bigint;
 }
 
 /** The facilitator {@link localFacilitator} returns: the port plus the signer and a settlement lookup. */
@@ -118,18 +119,6 @@ function payerOf(payload: unknown): string | undefined {
   return typeof from === 'string' ? from : undefined;
 }
 
-function shortMessage(error: unknown): string {
-  if (
-    error !== null &&
-    typeof error === 'object' &&
-    'shortMessage' in error &&
-    typeof error.shortMessage === 'string'
-  ) {
-    return error.shortMessage;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * A facilitator that verifies payments in-process and settles them on chain itself: it sends the token's
  * `transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, v, r, s)` through a viem wallet
@@ -145,9 +134,15 @@ function shortMessage(error: unknown): string {
  * - Submissions are serialised in this process so the signer's transaction nonces do not collide; give each
  *   process its own signer key (or use one facilitator service over HTTP).
  * - Without a chain client it runs verify-only: `verify` is local and `settle` answers `settlement_failed`.
+ * - When the outcome is unknown — sending failed and the authorization state cannot be read either, or the
+ *   transaction was sent and its receipt cannot be read because the RPC is unreachable — `settle` throws
+ *   `facilitator_unavailable` instead of answering `settlement_failed`: the transfer may still happen, so callers
+ *   must not record a failure. A receipt that does not arrive in `receiptTimeoutMs` (the RPC answering) is
+ *   `settlement_failed` with the transaction hash.
  *
  * @throws {InvalidX402OptionError} when options are inconsistent (e.g. `rpcUrl` without `signerKey`, a wallet
  *   client without an account, a network that is not `eip155:<chainId>`).
+ * @throws {X402Error} `facilitator_unavailable` from `verify`/`settle` when the chain RPC cannot answer.
  * @example
  * const facilitator = localFacilitator({ rpcUrl: 'http://127.0.0.1:8545', signerKey: process.env.SETTLER_KEY });
  * const settled = await facilitator.settle(payload, requirements);
@@ -243,14 +238,6 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
     return [`eip155:${await chainId(publicClient)}`];
   }
 
-  function unavailable(operation: string, cause: unknown): X402Error {
-    return new X402Error(
-      'facilitator_unavailable',
-      `the chain RPC failed during ${operation}: ${shortMessage(cause)}`,
-      { cause },
-    );
-  }
-
   /** Chain-state checks shared by verify and settle. `null` = fine; otherwise the failure. */
   async function chainNetworkMismatch(client: PublicClient, payment: VerifiedPayment): Promise<string | null> {
     const served = await networks();
@@ -275,55 +262,7 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
 
   async function findSettlement(payment: VerifiedPayment): Promise<FoundSettlement | null> {
     if (publicClient === undefined) return null;
-    // Uncached: viem caches the block number for its polling interval (4 s), and a settlement mined since then
-    // would fall outside the range (then reported as `nonce_already_used`, though it paid this payment).
-    const latest = await publicClient.getBlockNumber({ cacheTime: 0 });
-    const fromBlock = latest > lookback ? latest - lookback : 0n;
-    const logs = await publicClient.getContractEvents({
-      address: payment.asset,
-      abi: eip3009Abi,
-      eventName: 'AuthorizationUsed',
-      args: { authorizer: payment.payer, nonce: payment.nonce },
-      fromBlock,
-      toBlock: latest,
-    });
-    for (const log of logs.slice(-settlementLogsMax).reverse()) {
-      if (log.transactionHash === null || log.blockNumber === null) continue;
-      const receipt = await publicClient.getTransactionReceipt({ hash: log.transactionHash });
-      if (receipt.status !== 'success') continue;
-      if (transferMatches(receipt.logs, payment))
-        return { transaction: log.transactionHash, blockNumber: log.blockNumber };
-    }
-    return null;
-  }
-
-  function transferMatches(logs: Parameters<typeof parseEventLogs>[0]['logs'], payment: VerifiedPayment): boolean {
-    const transfers = parseEventLogs({ abi: eip3009Abi, eventName: 'Transfer', logs });
-    return transfers.some(
-      (transfer) =>
-        isAddressEqual(transfer.address, payment.asset) &&
-        isAddressEqual(transfer.args.from, payment.payer) &&
-        isAddressEqual(transfer.args.to, payment.payTo) &&
-        transfer.args.value === payment.amountAtomic,
-    );
-  }
-
-  async function isUsed(client: PublicClient, payment: VerifiedPayment): Promise<boolean> {
-    return client.readContract({
-      address: payment.asset,
-      abi: eip3009Abi,
-      functionName: 'authorizationState',
-      args: [payment.payer, payment.nonce],
-    });
-  }
-
-  async function balanceOf(client: PublicClient, payment: VerifiedPayment): Promise<bigint> {
-    return client.readContract({
-      address: payment.asset,
-      abi: eip3009Abi,
-      functionName: 'balanceOf',
-      args: [payment.payer],
-    });
+    return findSettlementOnChain(publicClient, payment, { lookbackBlocks: lookback });
   }
 
   function settled(payment: VerifiedPayment, transaction: Hash): SettleResponse {
@@ -369,7 +308,7 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
     const wallet = walletClient;
     const mismatch = await chainNetworkMismatch(client, payment);
     if (mismatch !== null) return failed('network_mismatch', mismatch, payment.network, payment.payer);
-    if (await isUsed(client, payment)) return answerUsed(payment);
+    if (await readAuthorizationUsed(client, payment)) return answerUsed(payment);
     // Fresh authorization: now the window and the balance matter.
     const now = nowSeconds(clock);
     if (payment.validAfter >= now) {
@@ -388,7 +327,7 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
         payment.payer,
       );
     }
-    const balance = await balanceOf(client, payment);
+    const balance = await readTokenBalance(client, { asset: payment.asset, owner: payment.payer });
     if (balance < payment.amountAtomic) {
       return failed(
         'insufficient_funds',
@@ -421,8 +360,19 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
         }),
       );
     } catch (error) {
-      // Another process may have executed the same authorization between our read and our send.
-      if (await isUsed(client, payment).catch(() => false)) return answerUsed(payment);
+      // Another process may have executed the same authorization between our read and our send. When the state
+      // cannot be read either, the RPC is down and the transaction may or may not have gone out: not a failure.
+      let used: boolean;
+      try {
+        used = await readAuthorizationUsed(client, payment);
+      } catch (readError) {
+        throw new X402Error(
+          'facilitator_unavailable',
+          `transferWithAuthorization may or may not have been sent (${shortMessage(error)}), and the authorization state cannot be read: ${shortMessage(readError)}`,
+          { cause: error, details: { reference: payment.reference } },
+        );
+      }
+      if (used) return answerUsed(payment);
       return failed(
         'settlement_failed',
         `transferWithAuthorization was not sent: ${shortMessage(error)}`,
@@ -430,30 +380,42 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
         payment.payer,
       );
     }
-    let receipt: Awaited<ReturnType<PublicClient['waitForTransactionReceipt']>>;
-    try {
-      receipt = await client.waitForTransactionReceipt({
-        hash,
-        timeout: receiptTimeoutMs,
-        ...(pollingIntervalMs === undefined ? {} : { pollingInterval: pollingIntervalMs }),
-      });
-    } catch (error) {
+    const wait = await waitForReceipt(client, hash, {
+      timeoutMs: receiptTimeoutMs,
+      pollingIntervalMs: pollingIntervalMs ?? client.pollingInterval,
+    });
+    if (wait.outcome === 'unreachable') {
+      throw new X402Error(
+        'facilitator_unavailable',
+        `transaction ${hash} was sent, and the chain RPC failed while waiting for its receipt: ${shortMessage(wait.cause)}`,
+        { cause: wait.cause, details: { reference: payment.reference, transaction: hash } },
+      );
+    }
+    if (wait.outcome === 'timeout') {
       return failed(
         'settlement_failed',
-        `no receipt for ${hash} within ${receiptTimeoutMs} ms: ${shortMessage(error)}`,
+        `no receipt for ${hash} within ${receiptTimeoutMs} ms`,
         payment.network,
         payment.payer,
         hash,
       );
     }
+    const { receipt } = wait;
     if (receipt.status !== 'success') {
-      if (await isUsed(client, payment).catch(() => false)) return answerUsed(payment);
+      // Someone else may have executed the authorization first; unknown when the state cannot be read.
+      let used: boolean;
+      try {
+        used = await readAuthorizationUsed(client, payment);
+      } catch (readError) {
+        throw rpcUnavailable(`settle (transaction ${hash} reverted)`, readError);
+      }
+      if (used) return answerUsed(payment);
       return failed('settlement_failed', `transaction ${hash} reverted`, payment.network, payment.payer, hash);
     }
-    if (!transferMatches(receipt.logs, payment)) {
+    if (!receiptExecutes(receipt, payment)) {
       return failed(
         'settlement_failed',
-        `transaction ${hash} succeeded without the expected Transfer event`,
+        `transaction ${hash} succeeded without the expected AuthorizationUsed and Transfer events`,
         payment.network,
         payment.payer,
         hash,
@@ -487,14 +449,14 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
       try {
         const mismatch = await chainNetworkMismatch(publicClient, payment);
         if (mismatch !== null) return invalid('network_mismatch', mismatch, payment.payer);
-        if (await isUsed(publicClient, payment)) {
+        if (await readAuthorizationUsed(publicClient, payment)) {
           return invalid(
             'nonce_already_used',
             `nonce ${payment.nonce} of ${payment.payer} is already used on chain`,
             payment.payer,
           );
         }
-        const balance = await balanceOf(publicClient, payment);
+        const balance = await readTokenBalance(publicClient, { asset: payment.asset, owner: payment.payer });
         if (balance < payment.amountAtomic) {
           return invalid(
             'insufficient_funds',
@@ -503,7 +465,7 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
           );
         }
       } catch (error) {
-        throw unavailable('verify', error);
+        throw rpcUnavailable('verify', error);
       }
       return { isValid: true, payer: payment.payer };
     },
@@ -526,7 +488,7 @@ export function localFacilitator(options: LocalFacilitatorOptions = {}): LocalFa
       if (running !== undefined) return running;
       const attempt = settleOnChain(payment)
         .catch((error: unknown) => {
-          throw error instanceof X402Error ? error : unavailable('settle', error);
+          throw error instanceof X402Error ? error : rpcUnavailable('settle', error);
         })
         .finally(() => inFlight.delete(payment.reference));
       inFlight.set(payment.reference, attempt);

@@ -47,7 +47,7 @@ function requirementsOf(
  * `httpFacilitator`, or the official `HTTPFacilitatorClient`) can use it:
  * `GET /supported`, `POST /verify` and `POST /settle` with `{ x402Version, paymentPayload, paymentRequirements }`.
  * Verify and settle answer 200 with the (possibly negative) response; a body that is not such a request is a 400
- * `{ error: 'malformed_payment', message }`; a facilitator that cannot answer is a 502 `facilitator_unavailable`.
+ * `{ error: 'malformed_payment', message }`; a facilitator that cannot answer is a 503 `facilitator_unavailable`.
  * Put authentication in front of it (`app.use('/facilitator/*', bearerAuth(...))`): `settle` spends gas.
  *
  * @throws {InvalidX402OptionError} when `facilitator` is not a facilitator.
@@ -64,7 +64,7 @@ export function facilitatorApp(facilitator: Facilitator, options: FacilitatorApp
 
   app.onError((error, c) => {
     if (error instanceof X402Error) {
-      const status = error.code === 'facilitator_unavailable' ? 502 : 400;
+      const status = error.code === 'facilitator_unavailable' ? 503 : 400;
       return c.json({ error: error.code, message: error.message }, status);
     }
     throw error;

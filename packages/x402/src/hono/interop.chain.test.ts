@@ -9,15 +9,15 @@ import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresPaymentClaimStore } from '../adapters/postgres/claim-store.js';
+import { postgresPaymentStateStore } from '../adapters/postgres/state-store.js';
 import { httpFacilitator } from '../facilitator/http.js';
 import { localFacilitator } from '../facilitator/local.js';
 import type { Facilitator } from '../ports/facilitator.js';
 import { startTestChain, type TestChain } from '../testing/chain.js';
 import { type Served, serveOnLoopback } from '../testing/serve.js';
 import { openTestDb, type TestDb } from '../testing/test-db.js';
-import { onPaidWithClaimStore } from './claim.js';
 import { facilitatorApp } from './facilitator-app.js';
+import { paidWithStore } from './paid-with-store.js';
 import { x402Paywall } from './paywall.js';
 
 const realFetch = globalThis.fetch;
@@ -46,7 +46,15 @@ afterAll(async () => {
 });
 
 async function serveResourceApp(facilitator: Facilitator, amountAtomic: bigint): Promise<Served> {
-  const store = postgresPaymentClaimStore({ db: handle.db });
+  const store = postgresPaymentStateStore({
+    db: handle.db,
+    effect: async (tx, record) => {
+      await tx.execute(
+        sql`insert into credits (reference, owner, amount_micro) values (${record.reference}, ${record.payer}, ${record.amountAtomic.toString()})`,
+      );
+      return { creditedMicro: record.amountAtomic.toString(), owner: record.payer };
+    },
+  });
   const app = new Hono();
   app.post(
     '/v1/credits',
@@ -54,12 +62,7 @@ async function serveResourceApp(facilitator: Facilitator, amountAtomic: bigint):
       requirements: chain.requirementsFor(amountAtomic),
       facilitator,
       resource: { description: 'Prepaid credits', mimeType: 'application/json' },
-      onPaid: onPaidWithClaimStore(store, async ({ tx, payment }) => {
-        await tx.execute(
-          sql`insert into credits (reference, owner, amount_micro) values (${payment.reference}, ${payment.payer}, ${payment.amountAtomic.toString()})`,
-        );
-        return { creditedMicro: payment.amountAtomic.toString(), owner: payment.payer };
-      }),
+      ...paidWithStore(store),
     }),
     (c) => c.json(c.get('x402').result, 201),
   );

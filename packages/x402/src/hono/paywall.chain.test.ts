@@ -1,14 +1,15 @@
 /**
  * The paywall end to end on real components: a Hardhat node with our EIP-3009 token, the local facilitator
- * settling on chain, and the Postgres claim store (PGlite, or Postgres with DATABASE_URL) recording payments and
- * applying the effect in the same transaction.
+ * settling on chain, the chain resolver, and the Postgres payment state store (PGlite, or Postgres with
+ * DATABASE_URL): claim committed, settlement with no transaction open, the effect once in its own transaction.
  */
 import { testUsdcAbi } from '@arrakis/dev-chain';
 import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createPublicClient, createWalletClient, type Hex, http, parseSignature } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresPaymentClaimStore } from '../adapters/postgres/claim-store.js';
+import { postgresPaymentStateStore } from '../adapters/postgres/state-store.js';
+import { rpcAuthorizationResolver } from '../chain/resolver.js';
 import { type LocalFacilitator, localFacilitator } from '../facilitator/local.js';
 import { startTestChain, type TestChain } from '../testing/chain.js';
 import { TestClock } from '../testing/clock.js';
@@ -16,7 +17,7 @@ import { header, signPayloadV1, signPayloadV2 } from '../testing/sign.js';
 import { openTestDb, type TestDb } from '../testing/test-db.js';
 import { decodeBase64Json } from '../wire/codec.js';
 import type { PaymentPayloadV2, PaymentRequirements } from '../wire/schemas.js';
-import { onPaidWithClaimStore } from './claim.js';
+import { paidWithStore } from './paid-with-store.js';
 import { x402Paywall } from './paywall.js';
 
 let chain: TestChain;
@@ -44,10 +45,23 @@ afterAll(async () => {
   await handle?.close();
 });
 
-type Effect = (payment: { reference: string; payer: string; amountAtomic: bigint }) => Promise<void>;
+type Credit = { creditId: number; creditedMicro: string };
 
-function buildApp(options: { beforeSettle?: Effect; verifyWithFacilitator?: boolean } = {}) {
-  const store = postgresPaymentClaimStore({ db: handle.db, clock });
+function buildApp(options: { failEffect?: () => void; verifyWithFacilitator?: boolean } = {}) {
+  const store = postgresPaymentStateStore({
+    db: handle.db,
+    clock,
+    effect: async (tx, record): Promise<Credit> => {
+      const rows = (await tx.execute(
+        sql`insert into credits (reference, owner, amount_micro)
+            values (${record.reference}, ${record.payer}, ${record.amountAtomic.toString()}) returning id`,
+      )) as unknown;
+      const list = Array.isArray(rows) ? rows : (rows as { rows: { id: number }[] }).rows;
+      options.failEffect?.();
+      return { creditId: Number((list[0] as { id: number }).id), creditedMicro: record.amountAtomic.toString() };
+    },
+  });
+  const resolver = rpcAuthorizationResolver({ rpcUrl: chain.node.rpcUrl }, { clock });
   const app = new Hono();
   app.onError((error, c) => c.json({ error: 'internal', message: error.message }, 500));
   app.post(
@@ -58,25 +72,17 @@ function buildApp(options: { beforeSettle?: Effect; verifyWithFacilitator?: bool
       clock,
       v1NetworkNames: { 'arrakis-local': chain.network },
       ...(options.verifyWithFacilitator === undefined ? {} : { verifyWithFacilitator: options.verifyWithFacilitator }),
-      onPaid: onPaidWithClaimStore(store, async ({ tx, payment }) => {
-        const rows = (await tx.execute(
-          sql`insert into credits (reference, owner, amount_micro)
-              values (${payment.reference}, ${payment.payer}, ${payment.amountAtomic.toString()}) returning id`,
-        )) as unknown;
-        const list = Array.isArray(rows) ? rows : (rows as { rows: { id: number }[] }).rows;
-        await options.beforeSettle?.(payment);
-        return { creditId: Number((list[0] as { id: number }).id), creditedMicro: payment.amountAtomic.toString() };
-      }),
+      ...paidWithStore(store, { resolver, retryInMs: 0 }),
     }),
     (c) => {
       const paid = c.get('x402');
       return c.json({ ...(paid.result as object), replayed: paid.replayed }, 201);
     },
   );
-  return app;
+  return { app, store };
 }
 
-async function post(app: Hono, headers: Record<string, string>) {
+async function post({ app }: { app: Hono }, headers: Record<string, string>) {
   const response = await app.request('http://local.test/credits', { method: 'POST', headers });
   return { response, body: (await response.json()) as Record<string, unknown> };
 }
@@ -94,7 +100,7 @@ function referenceOf(payload: PaymentPayloadV2 | { payload: Record<string, unkno
   return `${chain.network}:${chain.usdc.address.toLowerCase()}:${auth.from.toLowerCase()}:${auth.nonce}`;
 }
 
-describe('x402Paywall + localFacilitator + postgresPaymentClaimStore on a real chain', () => {
+describe('x402Paywall + localFacilitator + postgresPaymentStateStore on a real chain', () => {
   it('pays: 201, PAYMENT-RESPONSE with the transaction, tokens moved on chain, one credit row', async () => {
     clock.set(Date.now());
     const app = buildApp();
@@ -140,6 +146,15 @@ describe('x402Paywall + localFacilitator + postgresPaymentClaimStore on a real c
     const replay = await post(buildApp(), { 'PAYMENT-SIGNATURE': header(payload) });
     expect(replay.response.status).toBe(201);
     expect(replay.body).toMatchObject({ creditId: answers[0]!.body.creditId, replayed: true });
+    // And after the authorization's window: still the first result (not authorization_expired).
+    clock.advanceSeconds(requirements.maxTimeoutSeconds + 60);
+    const late = await post(buildApp(), { 'PAYMENT-SIGNATURE': header(payload) });
+    expect([late.response.status, late.body.creditId, late.body.replayed]).toEqual([
+      201,
+      answers[0]!.body.creditId,
+      true,
+    ]);
+    expect(late.response.headers.get('payment-response')).toBe(replay.response.headers.get('payment-response'));
     expect(await chain.balanceOf(payer.address)).toBe(before - 2_000_000n);
   });
 
@@ -185,32 +200,36 @@ describe('x402Paywall + localFacilitator + postgresPaymentClaimStore on a real c
     expect(await chain.balanceOf(chain.payTo)).toBe(before.payTo);
   });
 
-  it('a failing effect settles nothing: 500 from app.onError, no transfer, no record; the same payment then succeeds', async () => {
+  it('a failing effect after the settlement: 500, the record stays settled, the retry credits once and settles nothing', async () => {
     clock.set(Date.now());
     const payer = chain.payers[0]!;
     const payload = await signPayloadV2(payer, requirements);
     const before = await chain.balanceOf(payer.address);
     const failing = buildApp({
-      beforeSettle: async () => {
+      failEffect: () => {
         throw new Error('ledger refused the mint');
       },
     });
     const { response, body } = await post(failing, { 'PAYMENT-SIGNATURE': header(payload) });
     expect(response.status).toBe(500);
     expect(body.message).toBe('ledger refused the mint');
-    expect(await chain.balanceOf(payer.address)).toBe(before);
+    expect(await chain.balanceOf(payer.address)).toBe(before - 2_000_000n);
     expect(await creditsFor(referenceOf(payload))).toBe(0);
+    expect((await failing.store.find(referenceOf(payload)))?.status).toBe('settled');
+    clock.advanceSeconds(121); // the failed attempt's lease ends
     const retry = await post(buildApp(), { 'PAYMENT-SIGNATURE': header(payload) });
     expect(retry.response.status).toBe(201);
+    expect(retry.body.replayed).toBe(false);
     expect(await chain.balanceOf(payer.address)).toBe(before - 2_000_000n);
+    expect(await creditsFor(referenceOf(payload))).toBe(1);
   });
 
-  it('a failing settlement rolls the effect back: 402 with its code and PAYMENT-RESPONSE success:false', async () => {
+  it('a refused settlement: 402 with its code and PAYMENT-RESPONSE success:false, nothing credited, the record failed', async () => {
     clock.set(Date.now());
-    // Skip the facilitator's pre-check so the empty wallet is found by settle() itself, after the effect ran.
-    const app = buildApp({ verifyWithFacilitator: false });
+    // Skip the facilitator's pre-check so the empty wallet is found by settle() itself.
+    const built = buildApp({ verifyWithFacilitator: false });
     const payload = await signPayloadV2(chain.broke, requirements);
-    const { response, body } = await post(app, { 'PAYMENT-SIGNATURE': header(payload) });
+    const { response, body } = await post(built, { 'PAYMENT-SIGNATURE': header(payload) });
     expect(response.status).toBe(402);
     expect(body.error).toBe('insufficient_funds');
     expect(decodeBase64Json(response.headers.get('payment-response') as string)).toMatchObject({
@@ -218,6 +237,10 @@ describe('x402Paywall + localFacilitator + postgresPaymentClaimStore on a real c
       errorReason: 'insufficient_funds',
     });
     expect(await creditsFor(referenceOf(payload))).toBe(0);
+    expect(await built.store.find(referenceOf(payload))).toMatchObject({
+      status: 'failed',
+      failure: { code: 'insufficient_funds' },
+    });
   });
 
   it('recovers a payment settled on chain whose effect was never committed (crash between settle and commit)', async () => {

@@ -13,7 +13,7 @@ import { TestClock } from '../testing/clock.js';
 import { header, signPayloadV1, signPayloadV2 } from '../testing/sign.js';
 import { decodeBase64Json, decodePaymentRequiredHeader, encodeBase64Json } from '../wire/codec.js';
 import type { PaymentPayloadV2, PaymentRequirements } from '../wire/schemas.js';
-import { type OnPaid, x402Paywall } from './paywall.js';
+import { freeOfCharge, type OnPaid, x402Paywall } from './paywall.js';
 import { respondPaymentRequired } from './respond.js';
 
 const nowSeconds = 1_767_225_600;
@@ -295,20 +295,24 @@ describe('x402Paywall: options and dynamic prices', () => {
     ).toThrow(/v1 network name/);
   });
 
-  it('prices per request (e.g. per pack) and lets a request through when the price function answers null', async () => {
+  it('prices per request: freeOfCharge lets a request through, a Response answers instead, null is a server error', async () => {
     const prices: Record<string, bigint> = { small: 1_000_000n, large: 5_000_000n };
     const app = new Hono();
+    app.onError((error, c) => c.json({ error: error.message }, 500));
     app.post(
       '/packs/:id',
       x402Paywall({
         requirements: (c) => {
-          const price = prices[c.req.param('id') ?? ''];
-          if (c.req.param('id') === 'free') return null;
+          const id = c.req.param('id') ?? '';
+          if (id === 'free') return freeOfCharge;
+          if (id === 'buggy') return null as unknown as typeof freeOfCharge;
+          const price = prices[id];
+          if (price === undefined) return c.json({ error: 'pack_not_found' }, 404);
           return exactRequirements({
             network: 'eip155:31337',
             asset,
             payTo,
-            amountAtomic: price ?? 1n,
+            amountAtomic: price,
             tokenName: 'USD Coin',
             tokenVersion: '2',
           });
@@ -326,9 +330,14 @@ describe('x402Paywall: options and dynamic prices', () => {
     const free = await app.request('http://local.test/packs/free', { method: 'POST' });
     expect(free.status).toBe(200);
     expect(await free.json()).toEqual({ free: true });
+    const unknown = await app.request('http://local.test/packs/nope', { method: 'POST' });
+    expect([unknown.status, await unknown.json()]).toEqual([404, { error: 'pack_not_found' }]);
+    const buggy = await app.request('http://local.test/packs/buggy', { method: 'POST' });
+    expect(buggy.status).toBe(500);
+    expect(((await buggy.json()) as { error: string }).error).toMatch(/returned nothing/);
   });
 
-  it('an unreachable facilitator is a 502 facilitator_unavailable (a real closed port)', async () => {
+  it('an unreachable facilitator is a 503 facilitator_unavailable with Retry-After (a real closed port)', async () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
         const { port: free } = server.address() as { port: number };
@@ -350,7 +359,8 @@ describe('x402Paywall: options and dynamic prices', () => {
       method: 'POST',
       headers: { 'PAYMENT-SIGNATURE': header(await signPayloadV2(payer, requirements, { nowSeconds })) },
     });
-    expect(response.status).toBe(502);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
     expect(await response.json()).toMatchObject({ error: 'facilitator_unavailable' });
     expect(response.headers.get('payment-required')).toBeNull();
   });

@@ -55,11 +55,11 @@ export interface OnPaidContext {
   /** The offered requirement it matched. */
   requirements: PaymentRequirements;
   /**
-   * Settles the payment through the facilitator and resolves to the settlement record; rejects with an
-   * `X402Error` (`settlement_failed`, `insufficient_funds`, `authorization_expired`, …) when it fails. Call it
-   * once, inside the database transaction that records the payment under its reference and applies the effect,
-   * after both and right before commit: a rejection rolls the transaction back (no effect). Later calls return
-   * the same promise.
+   * Settles the payment through the facilitator (chain I/O) and resolves to the settlement record; rejects with an
+   * `X402Error` (`settlement_failed`, `insufficient_funds`, `authorization_expired`, … or `facilitator_unavailable`
+   * when the outcome is unknown). Call it AFTER the payment's claim is committed under its reference and with NO
+   * database transaction open (two-phase: claim → settle → credit in its own transaction; `settleWithStore` and
+   * `ledgerPurchase` do this). Later calls return the same promise.
    */
   settle: () => Promise<Settlement>;
   c: Context;
@@ -75,21 +75,40 @@ export interface OnPaidResult<TResult = unknown> {
   result?: TResult;
 }
 
-/** The effect owner: records the payment, applies the effect, calls `settle()`, commits — in one transaction. */
+/**
+ * The effect owner: claims the payment (committed), calls `settle()` with no transaction open, then applies the
+ * effect once in its own short transaction keyed by the payment (`settleWithStore`, `ledgerPurchase`).
+ */
 // biome-ignore lint/suspicious/noConfusingVoidType: lets an onPaid that only settles be `async () => { await settle(); }`.
 export type OnPaid<TResult = unknown> = (context: OnPaidContext) => Promise<OnPaidResult<TResult> | undefined | void>;
 
-/** Requirements of a route: fixed, or computed per request (`null` = this request needs no payment). */
+/**
+ * What a per-request `requirements` function returns for a request that needs no payment: the route runs as if
+ * there were no paywall. Explicit, so a bug returning `null` or `undefined` is an error, never a free route.
+ */
+export const freeOfCharge: unique symbol = Symbol.for('@arrakis/x402/free-of-charge');
+
+/** The type of {@link freeOfCharge}. */
+export type FreeOfCharge = typeof freeOfCharge;
+
+/**
+ * What a per-request `requirements` function returns: what this request costs, {@link freeOfCharge}, or a
+ * `Response` to answer instead (e.g. a 404 for an unknown resource; nothing is charged).
+ */
+export type RequirementsAnswer = PaymentRequirements | readonly PaymentRequirements[] | FreeOfCharge | Response;
+
+/** Requirements of a route: fixed, or computed per request (see {@link RequirementsAnswer}). */
 export type RequirementsOption =
   | PaymentRequirements
   | readonly PaymentRequirements[]
-  | ((
-      c: Context,
-    ) =>
-      | PaymentRequirements
-      | readonly PaymentRequirements[]
-      | null
-      | Promise<PaymentRequirements | readonly PaymentRequirements[] | null>);
+  | ((c: Context) => RequirementsAnswer | Promise<RequirementsAnswer>);
+
+/** What `findPaid` receives. */
+export interface FindPaidContext {
+  /** The payment, verified except for its validity window. */
+  payment: VerifiedPayment;
+  c: Context;
+}
 
 /** Options of {@link x402Paywall}. */
 export interface X402PaywallOptions<TResult = unknown> {
@@ -99,6 +118,12 @@ export interface X402PaywallOptions<TResult = unknown> {
   facilitator: Facilitator;
   /** The effect owner (see {@link OnPaidContext.settle} for the contract). */
   onPaid: OnPaid<TResult>;
+  /**
+   * Answers a payment that was already paid for (a replay) without settling, or `null`. Asked when the payment is
+   * valid but outside its window (`authorization_expired`, `authorization_not_yet_valid`), so a client replaying a
+   * credited payment after `validBefore` gets the stored answer. `settleWithStore`-based helpers provide it.
+   */
+  findPaid?: ((context: FindPaidContext) => Promise<OnPaidResult<TResult> | null>) | undefined;
   /** Time source of the validity window. Default: the wall clock. */
   clock?: Clock;
   /** `validBefore` must be at least this many seconds ahead. Default 6. */
@@ -115,7 +140,7 @@ export interface X402PaywallOptions<TResult = unknown> {
   onRefused?: (c: Context, error: X402Error) => void;
 }
 
-/** JSON body of a 402 (or 502) from the paywall. */
+/** JSON body of a 402 (or 503) from the paywall. */
 export interface X402ErrorBody {
   error: X402ErrorCode;
   message: string;
@@ -123,6 +148,19 @@ export interface X402ErrorBody {
   /** Present when version 1 is accepted and a requirement has a v1 network name: what a v1 client reads. */
   x402Version?: 1;
   accepts?: WireRequirementsV1[];
+}
+
+/** Seconds a 503 tells the client to wait: the error's `details.retryAfterSeconds`, else 5. */
+function retryAfterSecondsOf(error: X402Error): number {
+  const given = error.details?.retryAfterSeconds;
+  return typeof given === 'number' && Number.isInteger(given) && given > 0 && given <= 3600 ? given : 5;
+}
+
+/** Sets `PAYMENT-RESPONSE` (version 1: `X-PAYMENT-RESPONSE`) on a paid answer. */
+function setPaymentResponse(c: Context, payment: VerifiedPayment, settlement: Settlement): void {
+  c.header(payment.x402Version === 1 ? 'X-PAYMENT-RESPONSE' : 'PAYMENT-RESPONSE', encodeBase64Json(settlement));
+  c.header('Access-Control-Expose-Headers', 'PAYMENT-RESPONSE, X-PAYMENT-RESPONSE');
+  c.header('Cache-Control', 'private');
 }
 
 function assertFunction(name: string, value: unknown, optional: boolean): void {
@@ -139,14 +177,17 @@ function assertFunction(name: string, value: unknown, optional: boolean): void {
  *   `accepts` for version 1 clients when a network has a v1 name).
  * - A payment is decoded, validated with zod and verified (`verifyExactPayment`: amount, payTo, asset, network,
  *   window, EIP-712 signature), then by the facilitator (balance, nonce on chain). A failure is a 402 with its own
- *   code in the body and in `PAYMENT-REQUIRED.error`; an unreachable facilitator is a 502 `facilitator_unavailable`.
+ *   code in the body and in `PAYMENT-REQUIRED.error`; an unreachable facilitator is a 503 `facilitator_unavailable`,
+ *   a payment still settling a 503 `payment_pending` (both with `Retry-After`).
  *   A nonce already used on chain is not refused here: it may be a replay of a recorded payment, which `onPaid`
  *   answers from its record.
- * - Then `onPaid({ payment, requirements, settle, c })` runs: it must record the payment under
- *   `payment.reference` (unique), apply the effect, and call `settle()` inside one database transaction, so
- *   repeated or concurrent submissions produce one effect, and a failed settlement leaves no effect. A settlement
- *   failure answers 402 with its code and a `PAYMENT-RESPONSE` of `success: false`; any other error thrown by
- *   `onPaid` propagates to `app.onError` (never a 200). `onPaid` must call `settle()` or report a replay.
+ *   A payment outside its window is asked to `findPaid` first: a replay of a credited payment gets its answer.
+ * - Then `onPaid({ payment, requirements, settle, c })` runs: it must commit a claim of the payment under
+ *   `payment.reference` (unique), call `settle()` with no transaction open, and apply the effect once in its own
+ *   transaction keyed by the payment (`settleWithStore`, `ledgerPurchase`), so repeated or concurrent submissions
+ *   produce one effect and a failed settlement none. A settlement failure answers 402 with its code and a
+ *   `PAYMENT-RESPONSE` of `success: false`; any other error thrown by `onPaid` propagates to `app.onError` (never
+ *   a 200). `onPaid` must call `settle()` or report a replay (or a settlement it recovered from the chain).
  * - Then the route handler runs with `c.get('x402')` = `{ payment, settlement, replayed, result }`, and the
  *   answer carries `PAYMENT-RESPONSE` (version 1: `X-PAYMENT-RESPONSE`), base64 JSON of the settlement.
  *
@@ -159,7 +200,7 @@ function assertFunction(name: string, value: unknown, optional: boolean): void {
  *     requirements: exactRequirements({ network: 'eip155:8453', asset: USDC, payTo, amountAtomic: 5_000_000n,
  *       tokenName: 'USD Coin', tokenVersion: '2' }),
  *     facilitator: localFacilitator({ rpcUrl, signerKey }),
- *     onPaid: ({ payment, settle }) => ledger.purchasePack({ accountId, packId, payment: { ... } }, { settle }),
+ *     ...ledgerPurchase(ledger, { accountId, packId: 'starter', resolver }),
  *   }),
  *   (c) => c.json(c.get('x402').result, 201),
  * );
@@ -169,7 +210,7 @@ export function x402Paywall<TResult = unknown>(
 ): MiddlewareHandler<X402Env<TResult>> {
   if (options === null || typeof options !== 'object')
     throw new InvalidX402OptionError('x402Paywall() needs an options object');
-  const { facilitator, onPaid, onRefused } = options;
+  const { facilitator, onPaid, onRefused, findPaid } = options;
   if (!isFacilitator(facilitator)) {
     throw new InvalidX402OptionError(
       'x402Paywall(): facilitator must have verify, settle and supported (localFacilitator, httpFacilitator)',
@@ -177,6 +218,7 @@ export function x402Paywall<TResult = unknown>(
   }
   assertFunction('onPaid', onPaid, false);
   assertFunction('onRefused', onRefused, true);
+  assertFunction('findPaid', findPaid, true);
   const fixed =
     typeof options.requirements === 'function'
       ? null
@@ -201,7 +243,7 @@ export function x402Paywall<TResult = unknown>(
   if (options.resource !== undefined && resourceFn === null) {
     const parsed = resourceInfoSchema.partial().safeParse(options.resource);
     if (!parsed.success) throw new InvalidX402OptionError(`x402Paywall(): invalid resource (${parsed.error.message})`);
-    fixedResource = parsed.data;
+    fixedResource = parsed.data as Partial<ResourceInfo>;
   }
 
   function resourceOf(c: Context): ResourceInfo {
@@ -241,6 +283,7 @@ export function x402Paywall<TResult = unknown>(
       const accepts = v1Accepts(offered, resource);
       if (accepts.length > 0) Object.assign(body, { x402Version: 1, accepts });
     }
+    if (status === 503) headers['Retry-After'] = String(retryAfterSecondsOf(error));
     if (failedSettlement !== undefined) {
       headers[failedSettlement.version === 1 ? 'X-PAYMENT-RESPONSE' : 'PAYMENT-RESPONSE'] = encodeBase64Json(
         failedSettlement.answer,
@@ -254,9 +297,15 @@ export function x402Paywall<TResult = unknown>(
     let offered: readonly PaymentRequirements[];
     if (dynamic !== null) {
       const computed = await dynamic(c);
-      if (computed === null) {
+      if (computed === freeOfCharge) {
         await next();
         return;
+      }
+      if (computed instanceof Response) return computed;
+      if (computed === null || computed === undefined) {
+        throw new InvalidX402OptionError(
+          'x402Paywall(): requirements(c) returned nothing; return the requirements, freeOfCharge, or a Response',
+        );
       }
       offered = parseRequirementsList(computed, 'x402Paywall().requirements(c)');
     } else {
@@ -278,13 +327,23 @@ export function x402Paywall<TResult = unknown>(
 
     let payment: VerifiedPayment;
     try {
-      payment = await verifyExactPayment({
-        payload: decodeBase64Json(header, paymentHeaderBytesMax),
-        requirements: offered,
-        clock,
-        validBeforeMarginSeconds: marginSeconds,
-        v1NetworkNames: v1Names,
-      });
+      const payload = decodeBase64Json(header, paymentHeaderBytesMax);
+      const verify = (checkWindow: boolean) =>
+        verifyExactPayment({
+          payload,
+          requirements: offered,
+          clock,
+          validBeforeMarginSeconds: marginSeconds,
+          v1NetworkNames: v1Names,
+          checkWindow,
+        });
+      try {
+        payment = await verify(true);
+      } catch (error) {
+        const replay = await replayOutsideWindow(error, () => verify(false), c);
+        if (replay === null) throw error;
+        return await answerReplay(c, next, replay.payment, replay.outcome);
+      }
       if (v2Header !== undefined && payment.x402Version !== 2) {
         throw new X402Error(
           'malformed_payment',
@@ -312,7 +371,42 @@ export function x402Paywall<TResult = unknown>(
       if (error instanceof X402Error && error.code !== 'invalid_option') return refuse(c, error, offered, resource);
       throw error;
     }
+    return settleAndServe(c, next, payment, offered, resource);
+  };
 
+  /** A payment refused only for its window may be a replay of a credited one: `findPaid` answers it. */
+  async function replayOutsideWindow(
+    error: unknown,
+    verifyIgnoringWindow: () => Promise<VerifiedPayment>,
+    c: Context,
+  ): Promise<{ payment: VerifiedPayment; outcome: OnPaidResult<TResult> } | null> {
+    if (findPaid === undefined || !(error instanceof X402Error)) return null;
+    if (error.code !== 'authorization_expired' && error.code !== 'authorization_not_yet_valid') return null;
+    const payment = await verifyIgnoringWindow().catch(() => null);
+    if (payment === null) return null;
+    const outcome = await findPaid({ payment, c });
+    return outcome === null ? null : { payment, outcome };
+  }
+
+  async function answerReplay(
+    c: Context<X402Env<TResult>>,
+    next: () => Promise<void>,
+    payment: VerifiedPayment,
+    outcome: OnPaidResult<TResult>,
+  ): Promise<void> {
+    const settlement = outcome.settlement ?? null;
+    c.set('x402', { payment, settlement, replayed: outcome.replayed ?? true, result: outcome.result });
+    await next();
+    if (settlement !== null) setPaymentResponse(c, payment, settlement);
+  }
+
+  async function settleAndServe(
+    c: Context<X402Env<TResult>>,
+    next: () => Promise<void>,
+    payment: VerifiedPayment,
+    offered: readonly PaymentRequirements[],
+    resource: ResourceInfo,
+  ): Promise<Response | undefined> {
     let settlement: Settlement | null = null;
     let failedAnswer: SettleResponse | undefined;
     let settlePromise: Promise<Settlement> | undefined;
@@ -351,8 +445,8 @@ export function x402Paywall<TResult = unknown>(
       throw error;
     }
     const replayed = outcome?.replayed === true;
-    if (settlePromise !== undefined && settlement === null) {
-      // onPaid swallowed a failed settlement: its effect must not be answered as paid.
+    if (settlePromise !== undefined && settlement === null && outcome?.settlement == null) {
+      // onPaid swallowed a failed settlement (and recovered none from the chain): it must not be answered as paid.
       const error = await settlePromise.then(
         () => null,
         (reason: unknown) => reason,
@@ -376,15 +470,9 @@ export function x402Paywall<TResult = unknown>(
     const finalSettlement: Settlement | null = settlement ?? outcome?.settlement ?? null;
     c.set('x402', { payment, settlement: finalSettlement, replayed, result: outcome?.result });
     await next();
-    if (finalSettlement !== null) {
-      c.header(
-        payment.x402Version === 1 ? 'X-PAYMENT-RESPONSE' : 'PAYMENT-RESPONSE',
-        encodeBase64Json(finalSettlement),
-      );
-      c.header('Access-Control-Expose-Headers', 'PAYMENT-RESPONSE, X-PAYMENT-RESPONSE');
-      c.header('Cache-Control', 'private');
-    }
-  };
+    if (finalSettlement !== null) setPaymentResponse(c, payment, finalSettlement);
+    return undefined;
+  }
   // Bundlers rename a function expression that shadows its factory; keep the name stack traces show.
   Object.defineProperty(middleware, 'name', { value: 'x402Paywall' });
   return middleware;

@@ -1,9 +1,7 @@
 /**
- * `@arrakis/x402/postgres`: the `x402_payments` table, its migrations, and the Postgres `PaymentClaimStore`.
+ * `@arrakis/x402/postgres`: the `x402_payments` table, its migrations, and the Postgres `PaymentStateStore`.
  */
-export type { PgTransactionOf, PostgresPaymentClaimStoreOptions } from './claim-store.js';
-export { postgresPaymentClaimStore } from './claim-store.js';
-export type { AnyPgDatabase } from './migrate.js';
+export type { AnyPgDatabase, PgTransactionOf } from './migrate.js';
 export {
   migrateX402,
   x402MigrationLockKey,
@@ -12,3 +10,5 @@ export {
   x402MigrationsTable,
 } from './migrate.js';
 export { x402Payments } from './schema.js';
+export type { PostgresPaymentStateStoreOptions } from './state-store.js';
+export { postgresPaymentStateStore } from './state-store.js';

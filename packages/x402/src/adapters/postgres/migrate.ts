@@ -16,6 +16,9 @@ export const x402MigrationLockKey = 7_340_207_402_001n;
 // biome-ignore lint/suspicious/noExplicitAny: the caller's schema is theirs; this package only uses its own table.
 export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any>;
 
+/** The transaction a drizzle database's own `transaction()` hands its callback (what an effect receives). */
+export type PgTransactionOf<TDb extends AnyPgDatabase> = Parameters<Parameters<TDb['transaction']>[0]>[0];
+
 /**
  * The folder of the committed SQL migrations (`packages/x402/drizzle`), found from this module's location so it
  * works from `src/` (tests) and from `dist/` (the built package).
