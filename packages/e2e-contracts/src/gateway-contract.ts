@@ -43,6 +43,8 @@ export const gatewayContractPaths = [
   '/v1/accounts/{id}/spend-caps',
   '/v1/credit-packs',
   '/v1/credit-packs/{packId}/purchase',
+  '/v1/payments',
+  '/v1/payments/{id}',
   '/v1/revenue-rules',
   '/v1/revenue-rules/active',
   '/v1/revenue-rules/{id}',

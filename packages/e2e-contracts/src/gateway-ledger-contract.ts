@@ -493,5 +493,32 @@ export function describeLedgerContract(context: LedgerContractContext): void {
     });
   });
 
+  describe('ledger: payments', () => {
+    it('GET /v1/payments lists payment records newest first for admins; one is read by id; unknown ids are 404', async () => {
+      const t = await tokens();
+      const page = expectOk(await client().listPayments({ token: t.admin, limit: 5 }), 200);
+      expect(page.payments.length).toBeLessThanOrEqual(5);
+      const times = page.payments.map((payment) => Date.parse(payment.createdAt));
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      const first = page.payments[0];
+      if (first !== undefined) {
+        expect(expectOk(await client().getPayment(first.id, { token: t.admin }), 200).reference).toBe(first.reference);
+      }
+      for (const status of ['credited', 'failed'] as const) {
+        const filtered = expectOk(await client().listPayments({ token: t.admin, status }), 200);
+        for (const payment of filtered.payments) expect(payment.status).toBe(status);
+      }
+      expectError(await client().getPayment('pay_contract_unknown', { token: t.admin }), 404, 'payment_not_found');
+    });
+
+    it('payments are for admins only; a bad status or cursor is 400', async () => {
+      const t = await tokens();
+      expectError(await client().listPayments({ token: t.user }), 401, 'wrong_audience');
+      expectError(await client().listPayments({ token: t.service }), 401, 'wrong_audience');
+      expectError(await client().listPayments({ token: t.admin, status: 'paid' }), 400, 'validation_failed');
+      expectError(await client().listPayments({ token: t.admin, cursor: '!!' }), 400, 'validation_failed');
+    });
+  });
+
   describeMeterContract(context);
 }

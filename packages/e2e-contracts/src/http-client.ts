@@ -26,6 +26,10 @@ import {
   meterVersionsBodySchema,
   type OpenApiDocument,
   openApiDocumentSchema,
+  type PaymentBody,
+  type PaymentPageBody,
+  paymentBodySchema,
+  paymentPageBodySchema,
   type ReadyBody,
   type ReleaseBody,
   type ReservationBody,
@@ -228,6 +232,12 @@ export interface GatewayClient {
   getSpendCaps(accountId: string, options?: GatewayCallOptions): Promise<GatewayResult<SpendCapsBody>>;
   /** `GET /v1/events?after&limit` (services, admins with `ledger:read` or `admin`), oldest first. */
   listEvents(options?: GatewayCallOptions & { after?: string; limit?: number }): Promise<GatewayResult<EventPageBody>>;
+  /** `GET /v1/payments?status&cursor&limit` (admins with `ledger:read` or `admin`), newest first. */
+  listPayments(
+    options?: GatewayCallOptions & { status?: string; cursor?: string; limit?: number },
+  ): Promise<GatewayResult<PaymentPageBody>>;
+  /** `GET /v1/payments/:id` by id or reference (admins with `ledger:read` or `admin`). */
+  getPayment(idOrReference: string, options?: GatewayCallOptions): Promise<GatewayResult<PaymentBody>>;
   /** Any JSON call, validated with `schema`. */
   request<T>(path: string, options: GatewayRequestOptions<T>): Promise<GatewayResult<T>>;
   /** Any call, unparsed (e.g. `/docs`, `/metrics`). */
@@ -401,6 +411,12 @@ export function createGatewayClient(options: GatewayClientOptions): GatewayClien
       request(`/v1/accounts/${seg(id)}/spend-caps`, { ...call(o), schema: spendCapsBodySchema }),
     listEvents: (o = {}) =>
       request(`/v1/events${query({ after: o.after, limit: o.limit })}`, { ...call(o), schema: eventPageBodySchema }),
+    listPayments: (o = {}) =>
+      request(`/v1/payments${query({ status: o.status, cursor: o.cursor, limit: o.limit })}`, {
+        ...call(o),
+        schema: paymentPageBodySchema,
+      }),
+    getPayment: (id, o = {}) => request(`/v1/payments/${seg(id)}`, { ...call(o), schema: paymentBodySchema }),
     health: (o = {}) => request('/health', { ...o, schema: healthBodySchema }),
     ready: (o = {}) => request('/ready', { ...o, schema: readyBodySchema, okStatuses: [200, 503] }),
     openapi: (o = {}) => request('/openapi.json', { ...o, schema: openApiDocumentSchema }),

@@ -503,6 +503,59 @@ export const eventPageBodySchema = z.object({
 /** A parsed {@link eventPageBodySchema}. */
 export type EventPageBody = z.infer<typeof eventPageBodySchema>;
 
+/** The states of a payment record (`GET /v1/payments`). */
+export const paymentStatusValues = ['verified', 'settling', 'settled', 'credited', 'failed'] as const;
+
+/**
+ * One payment record (`GET /v1/payments/{id}`): a two-phase x402 purchase, its state, transaction and minted lot.
+ *
+ * @example
+ * ```ts
+ * const payment = paymentBodySchema.parse(body);
+ * ```
+ */
+export const paymentBodySchema = z.object({
+  id: z.string(),
+  reference: z.string(),
+  status: z.enum(paymentStatusValues),
+  accountId: z.string(),
+  packId: z.string(),
+  payer: z.string(),
+  payTo: z.string().nullable(),
+  amountMicro: z.string().regex(/^[0-9]+$/),
+  network: z.string().nullable(),
+  asset: z.string().nullable(),
+  nonce: z.string().nullable(),
+  validBefore: z.string().nullable(),
+  transaction: z.string().nullable(),
+  lotId: z.string().nullable(),
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  attempts: z.number().int().nonnegative(),
+  reconcileAfter: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  creditedAt: z.string().nullable(),
+});
+
+/** A parsed {@link paymentBodySchema}. */
+export type PaymentBody = z.infer<typeof paymentBodySchema>;
+
+/**
+ * `GET /v1/payments`: newest first; `nextCursor` is the next page's `cursor` (null at the end).
+ *
+ * @example
+ * ```ts
+ * const page = paymentPageBodySchema.parse(body);
+ * ```
+ */
+export const paymentPageBodySchema = z.object({
+  payments: z.array(paymentBodySchema),
+  nextCursor: z.string().nullable(),
+});
+
+/** A parsed {@link paymentPageBodySchema}. */
+export type PaymentPageBody = z.infer<typeof paymentPageBodySchema>;
+
 /**
  * One version of a meter (`POST /v1/meters` 201, `GET /v1/meters/{id}`): operator-owned charge terms and unit prices.
  *
