@@ -68,6 +68,9 @@ describe.skipIf(skipReason !== '')(`full loop: pay → credits → metered calls
       RATE_LIMIT_IP_PER_MINUTE: '0',
       RATE_LIMIT_PRINCIPAL_PER_MINUTE: '0',
       LEDGER_SWEEP_INTERVAL_MS: '0',
+      // A purchase in flight on the killed instance is taken over by a retry on the other once its lease ends.
+      X402_PAYMENT_LEASE_MS: '5000',
+      X402_RECONCILE_INTERVAL_MS: '1000',
       ...chain.gatewayEnv(index),
     };
   }

@@ -25,6 +25,7 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerJwksRoutes } from './routes/jwks.js';
 import { registerMeterRoutes } from './routes/meters.js';
+import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProbeRoutes } from './routes/probes.js';
 import { registerReservationRoutes } from './routes/reservations.js';
 import { registerRevenueRuleRoutes } from './routes/revenue-rules.js';
@@ -237,6 +238,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerEventRoutes(app, ctx);
   registerCreditPackRoutes(app, ctx);
   registerCreditPackPurchaseRoutes(app, ctx);
+  registerPaymentRoutes(app, ctx);
   registerDistributionRoutes(app, ctx);
   registerRevenueRuleRoutes(app, ctx);
   registerAnchorRoutes(app, ctx);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Ledger, LedgerDbHandle } from '@arrakis/billing-ledger';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
+import { startTicker, type Ticker } from './ticker.js';
 
 /** Folder of the embedded PGlite ledger inside `DATA_DIR`. */
 export const ledgerDataDirName = 'ledger';
@@ -90,17 +91,14 @@ export interface LedgerSweepersOptions {
  */
 export function startLedgerSweepers(options: LedgerSweepersOptions): LedgerSweepers {
   const { ledger, intervalMs, logger } = options;
-  if (!Number.isInteger(intervalMs) || intervalMs < 0) {
-    throw new TypeError(`intervalMs must be a non-negative integer, got ${intervalMs}`);
-  }
-  let stopped = false;
-  let running: Promise<void> | undefined;
+  let ticker: Ticker<void> | undefined;
+  const isStopped = () => ticker?.stopped === true;
 
   /** Runs `sweep` until a batch comes back short (at most {@link sweepBatchesPerTickMax} batches). */
   async function sweepBatches(name: string, sweep: () => Promise<{ count: number }>): Promise<void> {
     try {
       let total = 0;
-      for (let batch = 0; batch < sweepBatchesPerTickMax && !stopped; batch += 1) {
+      for (let batch = 0; batch < sweepBatchesPerTickMax && !isStopped(); batch += 1) {
         const { count } = await sweep();
         total += count;
         if (count < sweepBatchSizeMax) break;
@@ -135,30 +133,6 @@ export function startLedgerSweepers(options: LedgerSweepersOptions): LedgerSweep
     if (ledger.activateDueRules !== undefined) await activateDueRules(ledger.activateDueRules);
   }
 
-  function start(): Promise<void> {
-    running ??= tick().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
-
-  const timer =
-    intervalMs === 0
-      ? undefined
-      : setInterval(() => {
-          if (!stopped && running === undefined) void start();
-        }, intervalMs);
-  timer?.unref();
-
-  return {
-    async runOnce() {
-      if (running !== undefined) await running;
-      await start();
-    },
-    async stop() {
-      stopped = true;
-      if (timer !== undefined) clearInterval(timer);
-      if (running !== undefined) await running;
-    },
-  };
+  ticker = startTicker(intervalMs, tick);
+  return { runOnce: ticker.runOnce, stop: ticker.stop };
 }

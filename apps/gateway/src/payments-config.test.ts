@@ -64,7 +64,6 @@ describe('X402_* configuration', () => {
   it('reads an http facilitator', () => {
     const payments = parseConfig({
       ...local,
-      X402_RPC_URL: '',
       X402_SIGNER_KEY: '',
       X402_FACILITATOR: 'http',
       X402_FACILITATOR_URL: 'https://facilitator.example/x402',
@@ -75,8 +74,31 @@ describe('X402_* configuration', () => {
       enabled: true,
       tokenName: 'USDC',
       maxTimeoutSeconds: 120,
+      rpcUrl: 'http://127.0.0.1:8545',
       facilitator: { kind: 'http', url: 'https://facilitator.example/x402' },
     });
+  });
+
+  it('needs X402_RPC_URL with either facilitator, and reads the settlement timings', () => {
+    const http = { X402_FACILITATOR: 'http', X402_FACILITATOR_URL: 'https://facilitator.example/x402' };
+    expect(issuesOf({ ...local, ...http, X402_RPC_URL: '' }).map((i) => i.variable)).toEqual(['X402_RPC_URL']);
+    const defaults = parseConfig(local).payments;
+    expect(defaults).toMatchObject({ settlement: { leaseMs: 120_000, retryMs: 15_000, reconcileIntervalMs: 15_000 } });
+    const tuned = parseConfig({
+      ...local,
+      X402_PAYMENT_LEASE_MS: '5000',
+      X402_PAYMENT_RETRY_MS: '500',
+      X402_RECONCILE_INTERVAL_MS: '0',
+    }).payments;
+    expect(tuned).toMatchObject({ settlement: { leaseMs: 5_000, retryMs: 500, reconcileIntervalMs: 0 } });
+    const bads: Record<string, string>[] = [
+      { X402_PAYMENT_LEASE_MS: '999' },
+      { X402_PAYMENT_RETRY_MS: 'soon' },
+      { X402_RECONCILE_INTERVAL_MS: '-1' },
+    ];
+    for (const bad of bads) {
+      expect(issuesOf({ ...local, ...bad }).map((i) => i.variable)).toEqual(Object.keys(bad));
+    }
   });
 
   it('requires what the facilitator needs once enabled, naming each variable', () => {

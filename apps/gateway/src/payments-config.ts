@@ -1,6 +1,8 @@
 // Payment settings of the gateway (DESIGN.md §6): x402 purchases of credit packs. `config.ts` calls
 // `paymentsConfigFrom` once the environment parsed. Off by default; when `X402_ENABLED=true` every setting the
 // facilitator needs is required and validated, so a half-configured gateway never starts.
+
+import { paymentLeaseMsDefault, paymentLeaseMsMax, paymentRetryInMsDefault } from '@arrakis/x402';
 import { type Address, getAddress, type Hex, isAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
@@ -42,8 +44,26 @@ export type PaymentsConfig =
       payTo: Address;
       /** `X402_MAX_TIMEOUT_SECONDS`: how long a signed payment stays valid (default 300). */
       maxTimeoutSeconds: number;
+      /**
+       * `X402_RPC_URL`: JSON-RPC of `network`, required with either facilitator: the token's `decimals()` is checked
+       * at start and the reconciler reads authorizations and receipts (reads only; the local facilitator also
+       * settles through it).
+       */
+      rpcUrl: string;
       facilitator: FacilitatorConfig;
+      /** Two-phase settlement timings (`X402_PAYMENT_LEASE_MS`, `X402_PAYMENT_RETRY_MS`, `X402_RECONCILE_INTERVAL_MS`). */
+      settlement: PaymentSettlementConfig;
     };
+
+/** How payments are settled and reconciled. */
+export interface PaymentSettlementConfig {
+  /** How long one attempt owns a payment before another may take it (default 120 000; ≥ the receipt wait). */
+  leaseMs: number;
+  /** When a postponed payment (RPC down, transaction not mined) is due again (default 15 000). */
+  retryMs: number;
+  /** Between two reconciler passes (default 15 000; 0 = no reconciler in this process). */
+  reconcileIntervalMs: number;
+}
 
 const url = z
   .string()
@@ -64,6 +84,15 @@ const domainField = z
   .string()
   .trim()
   .regex(/^[\x20-\x7e]{1,64}$/, 'expected 1-64 printable ASCII characters');
+
+function milliseconds(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d{1,7}$/, 'expected a whole number of milliseconds')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
 
 const paymentsEnvSchema = z.object({
   X402_NETWORK: z
@@ -91,13 +120,17 @@ const paymentsEnvSchema = z.object({
     .transform(Number)
     .pipe(z.number().int().min(1).max(x402MaxTimeoutSecondsMax))
     .default(300),
+  X402_PAYMENT_LEASE_MS: milliseconds(1_000, paymentLeaseMsMax).default(paymentLeaseMsDefault),
+  X402_PAYMENT_RETRY_MS: milliseconds(100, 3_600_000).default(paymentRetryInMsDefault),
+  X402_RECONCILE_INTERVAL_MS: milliseconds(0, 3_600_000).default(paymentRetryInMsDefault),
 });
 
 /**
  * Reads the x402 variables, adding an issue per problem (secrets never appear in a message):
  * `X402_ENABLED` (`true`/`false`, default false); when true: `X402_NETWORK`, `X402_ASSET`, `X402_PAY_TO` (required),
- * `X402_TOKEN_NAME`, `X402_TOKEN_VERSION`, `X402_MAX_TIMEOUT_SECONDS`, `X402_FACILITATOR` (`local` default, needs
- * `X402_RPC_URL` and `X402_SIGNER_KEY`; `http` needs `X402_FACILITATOR_URL`, https in production). Other `X402_*`
+ * `X402_RPC_URL` (required: reads), `X402_TOKEN_NAME`, `X402_TOKEN_VERSION`, `X402_MAX_TIMEOUT_SECONDS`,
+ * `X402_PAYMENT_LEASE_MS`, `X402_PAYMENT_RETRY_MS`, `X402_RECONCILE_INTERVAL_MS`, `X402_FACILITATOR` (`local`
+ * default, needs `X402_SIGNER_KEY`; `http` needs `X402_FACILITATOR_URL`, https in production). Other `X402_*`
  * variables are ignored while payments are off.
  *
  * @example
@@ -126,9 +159,13 @@ export function paymentsConfigFrom(env: Record<string, string | undefined>, issu
   }
   const e = result.data;
   let facilitator: FacilitatorConfig | undefined;
+  if (e.X402_RPC_URL === undefined) {
+    issues.push({
+      variable: 'X402_RPC_URL',
+      message: 'required when X402_ENABLED=true (decimals check, reconciler; the local facilitator settles through it)',
+    });
+  }
   if (e.X402_FACILITATOR === 'local') {
-    if (e.X402_RPC_URL === undefined)
-      issues.push({ variable: 'X402_RPC_URL', message: 'required when X402_FACILITATOR=local' });
     if (e.X402_SIGNER_KEY === undefined)
       issues.push({ variable: 'X402_SIGNER_KEY', message: 'required when X402_FACILITATOR=local' });
     if (e.X402_RPC_URL !== undefined && e.X402_SIGNER_KEY !== undefined) {
@@ -150,7 +187,7 @@ export function paymentsConfigFrom(env: Record<string, string | undefined>, issu
   } else {
     facilitator = { kind: 'http', url: e.X402_FACILITATOR_URL };
   }
-  if (facilitator === undefined) return { enabled: false };
+  if (facilitator === undefined || e.X402_RPC_URL === undefined) return { enabled: false };
   return {
     enabled: true,
     network: e.X402_NETWORK,
@@ -159,7 +196,13 @@ export function paymentsConfigFrom(env: Record<string, string | undefined>, issu
     tokenVersion: e.X402_TOKEN_VERSION,
     payTo: e.X402_PAY_TO,
     maxTimeoutSeconds: e.X402_MAX_TIMEOUT_SECONDS,
+    rpcUrl: e.X402_RPC_URL,
     facilitator,
+    settlement: {
+      leaseMs: e.X402_PAYMENT_LEASE_MS,
+      retryMs: e.X402_PAYMENT_RETRY_MS,
+      reconcileIntervalMs: e.X402_RECONCILE_INTERVAL_MS,
+    },
   };
 }
 
@@ -181,6 +224,8 @@ export function paymentsSummary(config: PaymentsConfig): Record<string, unknown>
     asset: config.asset,
     payTo: config.payTo,
     maxTimeoutSeconds: config.maxTimeoutSeconds,
+    rpcUrl: config.rpcUrl,
     facilitator,
+    settlement: config.settlement,
   };
 }

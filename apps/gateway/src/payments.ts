@@ -1,28 +1,34 @@
 // The gateway's x402 payment parts, built from its configuration without I/O (viem clients connect lazily).
 import {
+  type AuthorizationResolver,
   type Clock,
   type ExactPaymentTerms,
   exactPaymentTerms,
   type Facilitator,
   httpFacilitator,
   localFacilitator,
+  rpcAuthorizationResolver,
 } from '@arrakis/x402';
-import type { PaymentsConfig } from './payments-config.js';
+import type { PaymentSettlementConfig, PaymentsConfig } from './payments-config.js';
 
-/** What the purchase route and the reserve shortfall 402 use when payments are on. */
+/** What the purchase route, the reserve shortfall 402 and the payment reconciler use when payments are on. */
 export interface GatewayPayments {
   /** Network, token, payTo and timeout; `terms.forAmount(priceMicro)` prices a pack (6-decimal token = micro-USD). */
   terms: ExactPaymentTerms;
   /** Verifies and settles payments (`localFacilitator` or `httpFacilitator`). */
   facilitator: Facilitator;
+  /** Reads the chain (`X402_RPC_URL`): what became of an authorization, the token's decimals. */
+  resolver: AuthorizationResolver;
+  /** Lease, retry delay and reconciler interval of two-phase settlements. */
+  settlement: PaymentSettlementConfig;
   /** Time source of the validity windows (the gateway's clock). */
   clock: Clock;
 }
 
 /**
- * Builds the payment terms and the facilitator from enabled payment settings: `local` →
+ * Builds the payment terms, the facilitator and the chain resolver from enabled payment settings: `local` →
  * `localFacilitator({ rpcUrl, signerKey })` (settles on chain with the configured signer), `http` →
- * `httpFacilitator({ url })`. Does no I/O.
+ * `httpFacilitator({ url })`; the resolver reads `X402_RPC_URL` with either. Does no I/O.
  *
  * @throws {InvalidX402OptionError} when the settings are inconsistent (they were validated by `parseConfig`).
  * @example
@@ -49,7 +55,8 @@ export function createGatewayPayments(
           clock,
         })
       : httpFacilitator({ url: config.facilitator.url });
-  return { terms, facilitator, clock };
+  const resolver = rpcAuthorizationResolver({ rpcUrl: config.rpcUrl }, { clock });
+  return { terms, facilitator, resolver, settlement: config.settlement, clock };
 }
 
 /**

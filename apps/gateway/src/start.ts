@@ -16,6 +16,13 @@ import { createGatewayServer } from './http-server.js';
 import type { GatewayIdentity } from './identity/gateway-identity.js';
 import { openGatewayIdentity } from './identity/open-identity.js';
 import { type LedgerSweepers, ledgerDbKind, openLedgerDb, startLedgerSweepers } from './ledger.js';
+import {
+  type PaymentReconciler,
+  preparePayments,
+  registerPaymentMetrics,
+  startPaymentReconciler,
+} from './payment-reconciler.js';
+import type { GatewayPayments } from './payments.js';
 import { paymentsSummary } from './payments-config.js';
 import { counterBackendCheck, ledgerDbCheck } from './readiness.js';
 import { seedMeters } from './seed-meters.js';
@@ -33,6 +40,8 @@ export interface RunningGateway {
   ledger: Ledger;
   ledgerDb: LedgerDbHandle;
   sweepers: LedgerSweepers;
+  /** The payment reconciler (payments on), `undefined` otherwise. */
+  reconciler: PaymentReconciler | undefined;
   authKeys: ResolvedAuthKeys;
   /**
    * Graceful shutdown: stop accepting connections, let in-flight requests finish (at most `shutdownTimeoutMs`,
@@ -87,9 +96,11 @@ function drain(server: Server, timeoutMs: number): Promise<boolean> {
  * Starts the gateway from a validated configuration: creates `DATA_DIR`, opens the counter backend (SQLite, Redis
  * or Postgres, migrations included), opens and migrates the ledger (Postgres with `DATABASE_URL`, else PGlite in
  * `DATA_DIR/ledger`), seeds the meters of `METERS` / `METERS_FILE`, loads the verification keys (creating the dev
- * key in development), builds the app, starts the ledger sweepers and listens. Reads no environment variable (see `server.ts`).
+ * key in development), checks the payment token's decimals on chain (payments on), builds the app, starts the ledger
+ * sweepers and the payment reconciler, and listens. Reads no environment variable (see `server.ts`).
  *
- * @throws when the port cannot be bound, the data directory / dev key cannot be used, or the ledger database
+ * @throws when the port cannot be bound, the data directory / dev key cannot be used, the payment token is not a
+ *   6-decimal token (or its RPC cannot be read), or the ledger database
  *   cannot be opened or migrated (the gateway never serves a ledger without its schema), or a configured meter is
  *   refused by the ledger.
  * @example
@@ -146,6 +157,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await Promise.allSettled([ledgerDb.close(), counters.close()]);
     throw error;
   }
+  let payments: GatewayPayments | undefined;
+  try {
+    payments = config.payments.enabled ? await preparePayments(config.payments, clock) : undefined;
+  } catch (error) {
+    await Promise.allSettled([ledgerDb.close(), counters.close()]);
+    throw error;
+  }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const app = createApp({
@@ -159,6 +177,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     clock,
     metrics: registry,
     identity,
+    payments,
   });
 
   let server: Server;
@@ -174,6 +193,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     intervalMs: config.ledger.sweepIntervalMs,
     logger,
   });
+  const reconciler = startGatewayReconciler({ payments, config, ledger, registry, logger });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -199,7 +219,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const drained = await drain(server, config.shutdownTimeoutMs);
       if (!drained)
         logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closed remaining connections');
-      await sweepers.stop();
+      await Promise.all([sweepers.stop(), reconciler?.stop()]);
       const closed = await Promise.allSettled([ledgerDb.close(), counters.close()]);
       for (const result of closed) {
         if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a store failed to close cleanly');
@@ -210,7 +230,25 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     return closing;
   };
 
-  return { url, app, server, counters, ledger, ledgerDb, sweepers, authKeys, close };
+  return { url, app, server, counters, ledger, ledgerDb, sweepers, reconciler, authKeys, close };
+}
+
+function startGatewayReconciler(options: {
+  payments: GatewayPayments | undefined;
+  config: GatewayConfig;
+  ledger: Ledger;
+  registry: Registry;
+  logger: Logger;
+}): PaymentReconciler | undefined {
+  const { payments, config, ledger, registry, logger } = options;
+  if (payments === undefined || !config.payments.enabled) return undefined;
+  return startPaymentReconciler({
+    ledger,
+    payments,
+    metrics: registerPaymentMetrics(registry, ledger, logger),
+    logger,
+    intervalMs: config.payments.settlement.reconcileIntervalMs,
+  });
 }
 
 /**

@@ -204,11 +204,10 @@ describe('POST /v1/credit-packs/{packId}/purchase', () => {
     };
     const operation = spec.paths['/v1/credit-packs/{packId}/purchase']?.post;
     expect(Object.keys(operation?.responses ?? {})).toEqual(
-      expect.arrayContaining(['201', '402', '404', '409', '502']),
+      expect.arrayContaining(['201', '402', '404', '409', '503']),
     );
-    expect(operation?.parameters?.map((p) => p.name)).toEqual(
-      expect.arrayContaining(['packId', 'payment-signature', 'idempotency-key']),
-    );
+    // No Idempotency-Key: the payment reference is the key.
+    expect(operation?.parameters?.map((p) => p.name).sort()).toEqual(['packId', 'payment-signature', 'x-payment']);
   });
 
   it('answers 404 payments_disabled when payments are off', async () => {

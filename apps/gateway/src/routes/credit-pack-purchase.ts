@@ -7,22 +7,12 @@ import {
   InsufficientCreditsError,
   type PurchasePackResult,
 } from '@arrakis/billing-ledger';
-import type { Settlement } from '@arrakis/x402';
-import { respondPaymentRequired, type X402Env, x402Paywall } from '@arrakis/x402/hono';
+import { ledgerPurchase, respondPaymentRequired, type X402Env, x402Paywall } from '@arrakis/x402/hono';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppDeps, GatewayApp, RouteContext } from '../deps.js';
 import { accountFor } from './accounts.js';
-import {
-  BalanceSchema,
-  balanceBody,
-  IdempotencyHeaderSchema,
-  LotSchema,
-  ledgerIdSchema,
-  ledgerNameSchema,
-  lotBody,
-  writeOptions,
-} from './ledger-schemas.js';
+import { BalanceSchema, balanceBody, LotSchema, ledgerIdSchema, ledgerNameSchema, lotBody } from './ledger-schemas.js';
 import { authErrorResponses, ErrorBodySchema, validationErrorResponse } from './schemas.js';
 
 const json = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBodySchema } } });
@@ -36,7 +26,8 @@ const PurchaseParamsSchema = z.object({
   packId: ledgerNameSchema('starter').openapi({ param: { name: 'packId', in: 'path' } }),
 });
 
-const PurchaseHeadersSchema = IdempotencyHeaderSchema.extend({
+// No Idempotency-Key: the payment reference is the key (one payment buys once).
+const PurchaseHeadersSchema = z.object({
   'payment-signature': z
     .string()
     .optional()
@@ -124,9 +115,10 @@ function packPath(packId: string): string {
  * - unknown pack → 404 `credit_pack_not_found`; payments off (`X402_ENABLED` unset) → 404 `payments_disabled`;
  * - no `PAYMENT-SIGNATURE` → 402 with `PAYMENT-REQUIRED` for the pack's price (token units = micro-USD);
  * - a payment → verified (signature, amount, payTo, asset, network, window; then the facilitator: balance and
- *   nonce on chain), then `ledger.purchasePack` records it under its reference, mints the lot and settles inside
- *   one transaction → 201 `{lot, balance, payment, replayed}` + `PAYMENT-RESPONSE`. A refused payment is a 402
- *   with its x402 code (nothing minted, nothing settled); a replay answers the first result.
+ *   nonce on chain), then `ledgerPurchase` claims it in the ledger (committed), settles it with no transaction
+ *   open and mints the lot once in its own transaction → 201 `{lot, balance, payment, replayed}` +
+ *   `PAYMENT-RESPONSE`. A refused payment is a 402 with its x402 code (nothing minted); an unknown outcome is a
+ *   503 (`facilitator_unavailable`, `payment_pending`) the reconciler resolves; a replay answers the first result.
  *
  * @example
  * ```ts
@@ -143,7 +135,7 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
     tags: ['credit packs'],
     summary: 'Buy a credit pack with an x402 payment',
     description:
-      'x402 version 2 (version 1 `X-PAYMENT` too): without a payment the answer is 402 with `PAYMENT-REQUIRED` (base64 JSON: scheme `exact`, CAIP-2 network, token, amount = the pack price in token units = micro-USD, payTo, maxTimeoutSeconds, extra `{name, version}`). With `PAYMENT-SIGNATURE` the payment is verified, then recorded, the lot minted and the payment settled on chain in one database transaction keyed by the payment reference: the same payment sent again (or concurrently, to any instance) mints once and answers the first result. Users on their own account; services on any.',
+      'x402 version 2 (version 1 `X-PAYMENT` too): without a payment the answer is 402 with `PAYMENT-REQUIRED` (base64 JSON: scheme `exact`, CAIP-2 network, token, amount = the pack price in token units = micro-USD, payTo, maxTimeoutSeconds, extra `{name, version}`). With `PAYMENT-SIGNATURE` the payment is verified, then settled in two phases: its claim is recorded (committed) under the payment reference, the settlement runs on chain with no database transaction open, and the lot is minted once in its own transaction. The same payment sent again (or concurrently, to any instance, or after its window) mints once and answers the first result; a payment left half-way by a crash or an outage is completed by the reconciler (`GET /v1/payments`). Users on their own account; services on any.',
     security: [{ bearerAuth: [] }],
     middleware: ctx.guard(['arrakis-api', 'arrakis-internal']),
     request: {
@@ -173,10 +165,13 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
       ...authErrorResponses,
       403: json("`forbidden`: a user token on an account that is not the caller's."),
       404: json('`credit_pack_not_found`, `account_not_found`, `payments_disabled` (this gateway takes no payments).'),
-      409: json(
-        '`payment_reference_reused` (the payment bought another pack or for another account), `idempotency_key_reused`.',
-      ),
-      502: json('`facilitator_unavailable`: the facilitator or the chain RPC could not be reached.'),
+      409: json('`payment_reference_reused` (the payment bought another pack or for another account).'),
+      503: {
+        description:
+          '`facilitator_unavailable` (the facilitator or the chain RPC could not be reached) or `payment_pending` (the payment is recorded and its settlement is in progress or not known yet). Send the same payment again after `Retry-After`: it is credited at most once, and the reconciler completes it meanwhile.',
+        headers: z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds.' }) }),
+        content: { 'application/json': { schema: ErrorBodySchema } },
+      },
     },
   });
 
@@ -198,9 +193,7 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
       );
     }
     const body = c.req.valid('json');
-    const header = c.req.valid('header');
     const account = await accountFor(ledger, c.var.principal, body.accountId);
-    let purchase: PurchasePackResult | undefined;
     const paywall: MiddlewareHandler<X402Env<PurchasePackResult>> = x402Paywall<PurchasePackResult>({
       requirements: payments.terms.forAmount(pack.priceMicro),
       facilitator: payments.facilitator,
@@ -209,27 +202,15 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
         description: `credit pack ${pack.id}: ${pack.creditsMicro} micro-USD of credits`,
         mimeType: 'application/json',
       },
-      onPaid: async ({ payment, settle }) => {
-        purchase = await ledger.purchasePack(
-          {
-            accountId: account.id,
-            packId: pack.id,
-            payment: {
-              reference: payment.reference,
-              payer: payment.payer,
-              amountMicro: payment.amountAtomic,
-              network: payment.network,
-              asset: payment.asset,
-            },
-          },
-          { ...writeOptions(c.var.principal, header), settle: async () => ({ ...(await settle()) }) },
-        );
-        return {
-          result: purchase,
-          replayed: purchase.replayed,
-          settlement: purchase.payment.settlement as Settlement | null,
-        };
-      },
+      // Two-phase: the ledger commits the claim, the settlement runs with no transaction open, the lot is minted
+      // once in its own transaction; a replay (also after the window) answers the first result.
+      ...ledgerPurchase(ledger, {
+        accountId: account.id,
+        packId: pack.id,
+        resolver: payments.resolver,
+        leaseMs: payments.settlement.leaseMs,
+        retryInMs: payments.settlement.retryMs,
+      }),
       onRefused: (_c, error) =>
         logger.info(
           { code: error.code, packId: pack.id, accountId: account.id, requestId: c.var.requestId },
@@ -237,8 +218,10 @@ export function registerCreditPackPurchaseRoutes(app: GatewayApp, ctx: RouteCont
         ),
     });
     // The paywall answers a refusal itself; on success it sets PAYMENT-RESPONSE on this context's headers.
-    const refused = await paywall(c as unknown as Context<X402Env<PurchasePackResult>>, async () => {});
+    const paid = c as unknown as Context<X402Env<PurchasePackResult>>;
+    const refused = await paywall(paid, async () => {});
     if (refused instanceof Response) return refused as never;
+    const purchase = paid.get('x402').result;
     if (purchase === undefined) throw new Error('assertion failed: a paid purchase has its result');
     logger.info(
       {

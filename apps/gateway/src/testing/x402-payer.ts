@@ -5,13 +5,15 @@ import {
   type DeployedTestUsdc,
   deployTestUsdc,
   type HardhatNode,
+  hardhatChain,
   mintUsdc,
   signTransferWithAuthorization,
   startHardhatNode,
+  testUsdcAbi,
   usdcBalanceOf,
 } from '@arrakis/dev-chain';
 import { decodePaymentRequiredHeader, encodeBase64Json, type PaymentRequirements } from '@arrakis/x402';
-import { type Address, getAddress, type Hex } from 'viem';
+import { type Address, createWalletClient, getAddress, type Hex, http, parseGwei } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
 /** A Hardhat node with TestUsdc deployed, funded payers, a payee and settlement signers. */
@@ -28,6 +30,11 @@ export interface PaymentsChain {
   /** A payer with no token. */
   brokeKey: Hex;
   balanceOf(owner: Address): Promise<bigint>;
+  /**
+   * Sends the whole token balance of `payerKey` to the broke account with a high priority fee, so with automine
+   * off it is mined before a pending settlement of that payer (which then reverts). Resolves once sent.
+   */
+  drain(payerKey: Hex): Promise<Hex>;
   /** The gateway environment turning payments on against this chain, with settler `index`. */
   gatewayEnv(settlerIndex?: number): Record<string, string>;
   stop(): Promise<void>;
@@ -66,6 +73,21 @@ export async function startPaymentsChain(
       payerKeys: payers.map((p) => p.privateKey),
       brokeKey: broke.privateKey,
       balanceOf: (owner) => usdcBalanceOf({ rpcUrl: node.rpcUrl, address: usdc.address, owner }),
+      async drain(payerKey) {
+        const account = privateKeyToAccount(payerKey);
+        const balance = await usdcBalanceOf({ rpcUrl: node.rpcUrl, address: usdc.address, owner: account.address });
+        const wallet = createWalletClient({ account, transport: http(node.rpcUrl) });
+        return wallet.writeContract({
+          address: usdc.address,
+          abi: testUsdcAbi,
+          functionName: 'transfer',
+          args: [broke.address, balance],
+          chain: hardhatChain(node.chainId, node.rpcUrl),
+          gas: 100_000n,
+          maxFeePerGas: parseGwei('500'),
+          maxPriorityFeePerGas: parseGwei('400'),
+        });
+      },
       gatewayEnv: (settlerIndex = 0) => ({
         X402_ENABLED: 'true',
         X402_NETWORK: network,
