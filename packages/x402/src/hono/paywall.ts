@@ -326,6 +326,7 @@ export function x402Paywall<TResult = unknown>(
     }
 
     let payment: VerifiedPayment;
+    let replay: { payment: VerifiedPayment; outcome: OnPaidResult<TResult> } | null = null;
     try {
       const payload = decodeBase64Json(header, paymentHeaderBytesMax);
       const verify = (checkWindow: boolean) =>
@@ -340,39 +341,48 @@ export function x402Paywall<TResult = unknown>(
       try {
         payment = await verify(true);
       } catch (error) {
-        const replay = await replayOutsideWindow(error, () => verify(false), c);
+        // Refused only for its window: a replay of a credited payment still gets its first answer.
+        replay = await replayOutsideWindow(error, () => verify(false), c);
         if (replay === null) throw error;
-        return await answerReplay(c, next, replay.payment, replay.outcome);
+        payment = replay.payment;
       }
-      if (v2Header !== undefined && payment.x402Version !== 2) {
-        throw new X402Error(
-          'malformed_payment',
-          'PAYMENT-SIGNATURE must carry a version 2 payload (version 1 uses X-PAYMENT)',
-        );
-      }
-      if (v2Header === undefined && payment.x402Version !== 1) {
-        throw new X402Error(
-          'malformed_payment',
-          'X-PAYMENT must carry a version 1 payload (version 2 uses PAYMENT-SIGNATURE)',
-        );
-      }
-      if (verifyWithFacilitator) {
-        const answer = await facilitator.verify(payment.payload, payment.requirements);
-        if (!answer.isValid) {
-          const code = normalizeReason(answer.invalidReason, 'invalid_signature');
-          // A used nonce may be this very payment, already recorded (a replay) or settled before a crash:
-          // onPaid's record and settle() decide.
-          if (code !== 'nonce_already_used') {
-            throw new X402Error(code, answer.invalidMessage ?? `the facilitator refused the payment: ${code}`);
-          }
-        }
-      }
+      checkHeaderVersion(payment, v2Header !== undefined);
+      if (replay === null && verifyWithFacilitator) await verifyOnChain(payment);
     } catch (error) {
       if (error instanceof X402Error && error.code !== 'invalid_option') return refuse(c, error, offered, resource);
       throw error;
     }
+    if (replay !== null) return answerReplay(c, next, replay.payment, replay.outcome);
     return settleAndServe(c, next, payment, offered, resource);
   };
+
+  /** `PAYMENT-SIGNATURE` carries version 2, `X-PAYMENT` version 1. */
+  function checkHeaderVersion(payment: VerifiedPayment, fromV2Header: boolean): void {
+    if (fromV2Header && payment.x402Version !== 2) {
+      throw new X402Error(
+        'malformed_payment',
+        'PAYMENT-SIGNATURE must carry a version 2 payload (version 1 uses X-PAYMENT)',
+      );
+    }
+    if (!fromV2Header && payment.x402Version !== 1) {
+      throw new X402Error(
+        'malformed_payment',
+        'X-PAYMENT must carry a version 1 payload (version 2 uses PAYMENT-SIGNATURE)',
+      );
+    }
+  }
+
+  /** The facilitator's check (balance, nonce on chain); a used nonce goes on to `onPaid` (maybe a replay). */
+  async function verifyOnChain(payment: VerifiedPayment): Promise<void> {
+    const answer = await facilitator.verify(payment.payload, payment.requirements);
+    if (answer.isValid) return;
+    const code = normalizeReason(answer.invalidReason, 'invalid_signature');
+    // A used nonce may be this very payment, already recorded (a replay) or settled before a crash:
+    // onPaid's record and settle() decide.
+    if (code !== 'nonce_already_used') {
+      throw new X402Error(code, answer.invalidMessage ?? `the facilitator refused the payment: ${code}`);
+    }
+  }
 
   /** A payment refused only for its window may be a replay of a credited one: `findPaid` answers it. */
   async function replayOutsideWindow(
