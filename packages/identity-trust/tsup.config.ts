@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     postgres: 'src/adapters/postgres/index.ts',
+    hono: 'src/hono/index.ts',
   },
   format: ['esm'],
   dts: true,

@@ -22,6 +22,8 @@ export type IdentityErrorCode =
   | 'idempotency_key_reused'
   | 'anchor_token_invalid'
   | 'anchor_token_expired'
+  | 'upstream_token_invalid'
+  | 'upstream_token_expired'
   | 'wallet_proof_invalid'
   | 'ownership_not_verified'
   | 'unsupported_chain'
@@ -62,6 +64,8 @@ export const identityErrorHttpStatus: Readonly<Record<IdentityErrorCode, Identit
   idempotency_key_reused: 409,
   anchor_token_invalid: 401,
   anchor_token_expired: 401,
+  upstream_token_invalid: 401,
+  upstream_token_expired: 401,
   wallet_proof_invalid: 403,
   ownership_not_verified: 403,
   unsupported_chain: 422,

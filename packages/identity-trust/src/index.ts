@@ -155,6 +155,30 @@ export {
   rotateAnchorKeySet,
 } from './tokens/key-ring.js';
 export type {
+  IssuedUpstreamToken,
+  IssueUpstreamTokenOptions,
+  UpstreamClaims,
+  UpstreamTokenErrorCode,
+  UpstreamTokenRejection,
+  VerifyUpstreamTokenOptions,
+} from './tokens/upstream-token.js';
+export {
+  issueUpstreamToken,
+  UpstreamTokenError,
+  UpstreamTokenExpiredError,
+  UpstreamTokenInvalidError,
+  upstreamHoldMicroLengthMax,
+  upstreamHoldMicroMax,
+  upstreamTokenClaimLengthMax,
+  upstreamTokenClockToleranceSecondsDefault,
+  upstreamTokenClockToleranceSecondsMax,
+  upstreamTokenIdLengthMax,
+  upstreamTokenLengthMax,
+  upstreamTokenTtlSecondsMax,
+  upstreamTokenType,
+  verifyUpstreamToken,
+} from './tokens/upstream-token.js';
+export type {
   TrustAllowReason,
   TrustDecision,
   TrustInput,
