@@ -13,6 +13,7 @@ import { codeForStatus, type ErrorBody, GatewayError, RequestValidationError } f
 import { identityErrorResponse } from './identity/errors.js';
 import { createGatewayMetrics } from './metrics.js';
 import { withPayments } from './payments.js';
+import { registerUpstreamRoutes } from './proxy/route.js';
 import { createRateLimits } from './rate-limit.js';
 import { requestContext } from './request-context.js';
 import { registerAccountRoutes } from './routes/accounts.js';
@@ -32,8 +33,11 @@ import { registerRevenueRuleRoutes } from './routes/revenue-rules.js';
 import { registerSpendCapRoutes } from './routes/spend-caps.js';
 import { registerWhoamiRoutes } from './routes/whoami.js';
 
-/** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB. */
+/** Largest request body accepted on `/v1/*` and `/api/*`: 1 MiB (the proxy's bodies: each upstream's `bodyBytesMax`). */
 export const requestBodyBytesMax = 1024 * 1024;
+
+/** Paths of the metered proxy: their bodies stream to the upstream instead of being read here. */
+const upstreamPathPrefix = '/v1/upstreams/';
 
 function wwwAuthenticate(error: GatewayError): string | undefined {
   if (error.status === 401) {
@@ -211,8 +215,12 @@ export function createApp(deps: AppDeps): GatewayApp {
     metrics,
   });
   app.use('*', limits.ip);
+  const limitBody = bodyLimit({ maxSize: requestBodyBytesMax });
   for (const path of ['/v1/*', '/api/*']) {
-    app.use(path, bodyLimit({ maxSize: requestBodyBytesMax }));
+    // The metered proxy streams bodies to the upstream and cuts them at the upstream's own `bodyBytesMax`.
+    app.use(path, async function requestBodyLimit(c, next) {
+      return c.req.path.startsWith(upstreamPathPrefix) ? next() : limitBody(c, next);
+    });
   }
 
   const auth = createAuth({
@@ -243,6 +251,7 @@ export function createApp(deps: AppDeps): GatewayApp {
   registerRevenueRuleRoutes(app, ctx);
   registerAnchorRoutes(app, ctx);
   registerInternalRoutes(app, ctx);
+  registerUpstreamRoutes(app, ctx);
   registerJwksRoutes(app, ctx);
   registerDocsRoutes(app, ctx);
 

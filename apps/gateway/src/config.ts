@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type EconomyConfig, economyConfigFrom } from './economy-config.js';
 import { type IdentityConfig, identityConfigFrom, identityEnvShape } from './identity/config.js';
 import { type PaymentsConfig, paymentsConfigFrom } from './payments-config.js';
+import { type UpstreamConfig, upstreamsConfigFrom } from './upstreams-config.js';
 
 /** Signature algorithms the gateway may accept. Anything else (none, HS*, RS*) is never allowed. */
 export const jwtAlgorithmsSupported = ['ES256', 'EdDSA'] as const;
@@ -109,6 +110,8 @@ export interface GatewayConfig {
   economy: EconomyConfig;
   /** x402 purchases of credit packs: network, token, payTo, facilitator (see `payments-config.ts`). */
   payments: PaymentsConfig;
+  /** Upstream services of the metered proxy, `UPSTREAMS` / `UPSTREAMS_FILE` (see `upstreams-config.ts`); default none. */
+  upstreams: UpstreamConfig[];
 }
 
 /** One invalid variable. */
@@ -336,6 +339,7 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
   const identity = identityConfigFrom(e, issues);
   const economy = economyConfigFrom(env, issues);
   const payments = paymentsConfigFrom({ ...env, NODE_ENV: e.NODE_ENV }, issues);
+  const upstreams = upstreamsConfigFrom(env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     port: e.PORT,
@@ -365,6 +369,7 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
     identity,
     economy,
     payments,
+    upstreams,
   };
 }
 

@@ -26,6 +26,7 @@ import type { GatewayPayments } from './payments.js';
 import { paymentsSummary } from './payments-config.js';
 import { counterBackendCheck, ledgerDbCheck } from './readiness.js';
 import { seedMeters } from './seed-meters.js';
+import { checkUpstreamMeters } from './upstreams-config.js';
 
 /** How often idle keep-alive connections are closed while draining. */
 export const drainPollIntervalMs = 50;
@@ -153,6 +154,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     // The price book of METERS / METERS_FILE, after the migrations and before serving: a meter the ledger refuses
     // stops the start with a message naming it.
     await seedMeters({ ledger, meters: config.economy.meters, logger, nowMs: clock.nowMs() });
+    // Every upstream's meter must exist before its calls are priced through it.
+    await checkUpstreamMeters(ledger, config.upstreams);
   } catch (error) {
     await Promise.allSettled([ledgerDb.close(), counters.close()]);
     throw error;

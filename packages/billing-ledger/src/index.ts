@@ -23,6 +23,7 @@ export {
   buckets,
   distributionKinds,
   entryKinds,
+  paymentKinds,
   paymentStatuses,
   reservationStatuses,
   revenuePools,
@@ -151,6 +152,7 @@ export {
   packCreditsMicroMin,
   packLotTtlMsMax,
 } from './packs/catalog.js';
+export { creditPaymentMemo } from './packs/payment-credit.js';
 export {
   duePaymentsBatchSizeMax,
   paymentFailureMessageLengthMax,
@@ -195,6 +197,7 @@ export type {
   CostFinalizeInput,
   CreateAccountInput,
   CreateAccountResult,
+  CreditPaymentClaimInput,
   Distribution,
   DistributionKind,
   Entry,
@@ -208,10 +211,12 @@ export type {
   MeteredReserveInput,
   MintInput,
   MintResult,
+  PackPaymentClaimInput,
   Page,
   PaymentClaimInput,
   PaymentClaimResult,
   PaymentFailure,
+  PaymentKind,
   PaymentPage,
   PaymentRecord,
   PaymentSettlement,

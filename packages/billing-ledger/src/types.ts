@@ -9,6 +9,7 @@ import type {
   Bucket,
   DistributionKind,
   EntryKind,
+  PaymentKind,
   PaymentStatus,
   ReservationStatus,
   RevenuePool,
@@ -21,6 +22,7 @@ export type {
   Bucket,
   DistributionKind,
   EntryKind,
+  PaymentKind,
   PaymentStatus,
   ReservationStatus,
   RevenuePool,
@@ -353,12 +355,32 @@ export interface VerifiedPayment {
   request?: unknown;
 }
 
-/** What `Ledger.claimPayment` and `Ledger.purchasePack` take: the payment and the pack it buys. */
-export interface PaymentClaimInput {
+/** A claim of a payment that buys a credit pack of the catalog (kind `pack`). */
+export interface PackPaymentClaimInput {
   accountId: string;
+  /** The pack bought: its price, credits, bonus and lot lifetime are frozen on the record. */
   packId: string;
+  creditMicro?: undefined;
   payment: VerifiedPayment;
 }
+
+/**
+ * A claim of a payment that buys plain credit (kind `credit`, no pack), e.g. one paid call: the lot holds exactly
+ * `creditMicro`, with no bonus and no lifetime; `payment.amountMicro` must be at least `creditMicro`.
+ */
+export interface CreditPaymentClaimInput {
+  accountId: string;
+  packId?: undefined;
+  /** The credit bought, micro-USD from 1 to 10^15 and at most `payment.amountMicro`. */
+  creditMicro: bigint;
+  payment: VerifiedPayment;
+}
+
+/**
+ * What `Ledger.claimPayment` and `Ledger.purchasePack` take: the payment and what it buys, exactly one of `packId`
+ * (a credit pack) and `creditMicro` (plain credit).
+ */
+export type PaymentClaimInput = PackPaymentClaimInput | CreditPaymentClaimInput;
 
 export type PurchasePackInput = PaymentClaimInput;
 
@@ -384,7 +406,10 @@ export interface PaymentView {
   reference: string;
   status: PaymentStatus;
   accountId: string;
-  packId: string;
+  /** What the payment buys: a credit pack (`pack`) or plain credit (`credit`). */
+  kind: PaymentKind;
+  /** The pack bought (kind `pack`); null for plain credit. */
+  packId: string | null;
   payer: string;
   payTo: string | null;
   amountMicro: bigint;
@@ -455,7 +480,10 @@ export interface PaymentRecord {
   id: string;
   reference: string;
   accountId: string;
-  packId: string;
+  /** What the payment bought: a credit pack (`pack`) or plain credit (`credit`). */
+  kind: PaymentKind;
+  /** The pack bought (kind `pack`); null for plain credit. */
+  packId: string | null;
   payer: string;
   amountMicro: bigint;
   network: string | null;
@@ -468,9 +496,10 @@ export interface PaymentRecord {
 export interface PurchasePackResult {
   lot: Lot;
   balance: Balance;
-  pack: { id: string; priceMicro: bigint; bonusBps: number; lotTtlMs: number | null; creditsMicro: bigint };
+  /** The pack bought, with the terms frozen at the claim; null when the payment bought plain credit (kind `credit`). */
+  pack: { id: string; priceMicro: bigint; bonusBps: number; lotTtlMs: number | null; creditsMicro: bigint } | null;
   payment: PaymentRecord;
-  /** True when the payment had already bought this pack: the first result is answered and nothing is minted. */
+  /** True when the payment had already been credited: the first result is answered and nothing is minted. */
   replayed: boolean;
 }
 

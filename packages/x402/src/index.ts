@@ -29,12 +29,13 @@ export {
 } from './facilitator/local.js';
 export { eip3009Abi } from './facilitator/token-abi.js';
 export type {
+  LedgerClaimedPayment,
   LedgerPaymentClaimInput,
   LedgerPaymentsApi,
   LedgerPaymentView,
   LedgerPurchaseTarget,
 } from './payments/ledger-store.js';
-export { ledgerPaymentStore } from './payments/ledger-store.js';
+export { checkLedgerPurchaseTarget, ledgerPaymentStore } from './payments/ledger-store.js';
 export type { PaymentTimings } from './payments/limits.js';
 export {
   failureCodeLengthMax,

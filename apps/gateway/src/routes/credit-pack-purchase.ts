@@ -57,7 +57,7 @@ export const PurchasePaymentSchema = z
     reference: z.string().openapi({
       description: 'Unique key of the payment: `<network>:<asset>:<payer>:<nonce>`. One payment mints once.',
     }),
-    packId: z.string().openapi({ example: 'starter' }),
+    packId: z.string().nullable().openapi({ example: 'starter', description: 'null for a plain credit payment.' }),
     payer: z.string().openapi({ description: 'The paying wallet.' }),
     amountMicro: micro('What was paid (token units of a 6-decimal token).'),
     network: z.string().nullable().openapi({ example: 'eip155:8453' }),

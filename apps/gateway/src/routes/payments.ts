@@ -34,8 +34,14 @@ const PaymentSchema = z
       description:
         '`verified` (recorded, nothing sent), `settling` (a settlement may be on its way), `settled` (the chain executed it; credits not minted yet), `credited` (the lot is minted), `failed` (see `failure`; watched until `validBefore` while the authorization could still execute).',
     }),
+    kind: z
+      .enum(['pack', 'credit'])
+      .openapi({ description: '`pack`: bought a credit pack; `credit`: plain credit of its amount (pay per call).' }),
     accountId: z.string(),
-    packId: z.string(),
+    packId: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The credit pack bought; null for a plain credit payment (pay per call).' }),
     payer: z.string(),
     payTo: z.string().nullable(),
     amountMicro: z
@@ -88,6 +94,7 @@ function paymentBody(payment: PaymentView): z.infer<typeof PaymentSchema> {
     id: payment.id,
     reference: payment.reference,
     status: payment.status,
+    kind: payment.kind,
     accountId: payment.accountId,
     packId: payment.packId,
     payer: payment.payer,

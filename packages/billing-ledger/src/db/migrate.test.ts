@@ -63,7 +63,7 @@ const expectedTables = [
 ];
 
 /** Migrations committed in drizzle/meta/_journal.json. */
-const migrationCount = 9n;
+const migrationCount = 10n;
 
 const expectedChecks = [
   'accounts_debt_nonnegative',
@@ -96,6 +96,8 @@ const expectedChecks = [
   'payments_credited_shape',
   'payments_failed_has_failure',
   'payments_failure_pair',
+  'payments_kind_terms',
+  'payments_kind_valid',
   'payments_lot_iff_credited',
   'payments_lot_ttl_positive',
   'payments_open_is_due',

@@ -484,9 +484,17 @@ export const paymentStatuses = ['verified', 'settling', 'settled', 'credited', '
 export type PaymentStatus = (typeof paymentStatuses)[number];
 
 /**
- * Verified payments and what they buy (a credit pack), unique on the payment's reference, so one payment mints once.
- * A record lives through {@link paymentStatuses}; the pack's terms (`price_micro`, `credits_micro`, `bonus_bps`,
- * `lot_ttl_ms`) are frozen when the payment is claimed, so its credit mints them even if the catalog changed since.
+ * What a payment buys: `pack`, a credit pack of the catalog (`pack_id` names it), or `credit`, plain credit of an
+ * amount the caller names (no pack: `pack_id` null, credits = price, no bonus, no lot lifetime), e.g. one paid call.
+ */
+export const paymentKinds = ['pack', 'credit'] as const;
+export type PaymentKind = (typeof paymentKinds)[number];
+
+/**
+ * Verified payments and what they buy ({@link paymentKinds}: a credit pack, or plain credit), unique on the payment's
+ * reference, so one payment mints once. A record lives through {@link paymentStatuses}; the terms (`price_micro`,
+ * `credits_micro`, `bonus_bps`, `lot_ttl_ms`) are frozen when the payment is claimed, so its credit mints them even
+ * if the catalog changed since.
  * `reconcile_after` is when the record is due for a reconciler (an attempt's lease, a postponed retry, or how long a
  * failed authorization stays watched); null when nothing is left to do. `response` holds the purchase result,
  * answered again on a replay.
@@ -499,7 +507,9 @@ export const payments = pgTable(
     accountId: text('account_id')
       .notNull()
       .references(() => accounts.id),
-    packId: text('pack_id').notNull(),
+    kind: text('kind', { enum: paymentKinds }).notNull(),
+    /** The pack bought (kind `pack`); null for plain credit (kind `credit`). */
+    packId: text('pack_id'),
     status: text('status', { enum: paymentStatuses }).notNull(),
     payer: text('payer').notNull(),
     payTo: text('pay_to'),
@@ -535,6 +545,11 @@ export const payments = pgTable(
     index('payments_created_idx').on(t.createdAt, t.id),
     check('payments_amount_positive', sql`${t.amountMicro} > 0`),
     check('payments_status_valid', inList('status', paymentStatuses)),
+    check('payments_kind_valid', inList('kind', paymentKinds)),
+    check(
+      'payments_kind_terms',
+      sql`(${t.kind} = 'pack') = (${t.packId} is not null) and (${t.kind} <> 'credit' or (${t.creditsMicro} = ${t.priceMicro} and ${t.bonusBps} = 0 and ${t.lotTtlMs} is null))`,
+    ),
     check('payments_terms_positive', sql`${t.priceMicro} > 0 and ${t.creditsMicro} >= ${t.priceMicro}`),
     check('payments_amount_covers_price', sql`${t.amountMicro} >= ${t.priceMicro}`),
     check('payments_bonus_bps_range', sql`${t.bonusBps} between 0 and 10000`),

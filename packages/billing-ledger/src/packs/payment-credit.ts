@@ -1,6 +1,7 @@
 /**
- * The effect of a payment: one short transaction keyed by the payment that mints its pack's lot, so a payment credits
- * at most once, on any instance, after any crash (see `payment-states.ts` for the states).
+ * The effect of a payment: one short transaction keyed by the payment that mints its lot (of its pack's terms, or
+ * of the plain credit it bought), so a payment credits at most once, on any instance, after any crash (see
+ * `payment-states.ts` for the states).
  */
 import { type DriverRow, statementsOf } from '../db/ledger-db.js';
 import { PaymentNotFoundError } from '../errors.js';
@@ -15,8 +16,11 @@ import type { PaymentRecord, PaymentSettlement, PaymentView, PurchasePackResult 
 import { type CheckedSettlement, checkSettlement } from './payment-input.js';
 import { type FrozenTerms, frozenTermsOf, paymentSelectList, storedResult, toPaymentView } from './payment-rows.js';
 
-/** The `sourceType` of lots minted by a pack purchase (their `sourceId` is the payment reference). */
+/** The `sourceType` of lots minted by a payment, pack or plain credit (their `sourceId` is the payment reference). */
 export const purchaseSourceType = 'purchase';
+
+/** The memo of a lot a plain-credit payment (kind `credit`) mints. */
+export const creditPaymentMemo = 'x402 credit';
 
 const lockByReferenceText = `select ${paymentSelectList}, p.response::text as response from payments p
   where p.reference = $1 for update`;
@@ -27,6 +31,7 @@ function settledPayload(payment: PaymentView, record: PaymentRecord, terms: Froz
     paymentId: payment.id,
     reference: payment.reference,
     accountId: payment.accountId,
+    kind: payment.kind,
     packId: payment.packId,
     payer: payment.payer,
     amountMicro: payment.amountMicro.toString(),
@@ -66,6 +71,12 @@ async function mintCredit(
 ): Promise<PurchasePackResult> {
   const payment = toPaymentView(row);
   const terms = frozenTermsOf(row);
+  assert(
+    payment.kind === 'pack' ||
+      (terms.creditsMicro === terms.priceMicro && terms.bonusBps === 0 && terms.lotTtlMs === null),
+    'a plain-credit payment mints exactly what it paid for, with no bonus and no lifetime',
+    { reference: payment.reference },
+  );
   const work = await openAccountWork(ctx, scope.tx, scope.now, payment.accountId, generalPoolId);
   const { lot } = await mintLot(scope.tx, work, {
     amountMicro: terms.creditsMicro,
@@ -73,13 +84,17 @@ async function mintCredit(
     sourceId: payment.reference,
     poolId: generalPoolId,
     expiresAt: terms.lotTtlMs === null ? null : new Date(scope.now.getTime() + terms.lotTtlMs),
-    memo: `credit pack ${payment.packId}`,
+    memo: payment.kind === 'pack' ? `credit pack ${payment.packId}` : creditPaymentMemo,
+  });
+  assert(lot.originalMicro === terms.creditsMicro, 'a credit mints the frozen credits', {
+    reference: payment.reference,
   });
   const settlementText = given?.text ?? (row.settlement === null ? null : String(row.settlement));
   const record: PaymentRecord = {
     id: payment.id,
     reference: payment.reference,
     accountId: payment.accountId,
+    kind: payment.kind,
     packId: payment.packId,
     payer: payment.payer,
     amountMicro: payment.amountMicro,
@@ -92,7 +107,7 @@ async function mintCredit(
   const result: PurchasePackResult = {
     lot: work.snapshot([lot.id])[0] as PurchasePackResult['lot'],
     balance: work.balance(),
-    pack: { id: payment.packId, ...terms },
+    pack: payment.packId === null ? null : { id: payment.packId, ...terms },
     payment: record,
     replayed: false,
   };
@@ -107,8 +122,9 @@ async function mintCredit(
 
 /**
  * Credits a payment: in one short transaction, locks its record (`FOR UPDATE`) and, unless it is already
- * `credited`, mints ONE `purchase` lot (`sourceId` = the reference) of the pack's terms frozen at the claim (the
- * account's debt is paid first, as by any mint), and marks it `credited` with its lot, its settlement (the one given,
+ * `credited`, mints ONE `purchase` lot (`sourceId` = the reference) of the terms frozen at the claim — the pack's
+ * price + bonus with its lifetime, or exactly the plain credit bought (`pack: null` in the result, memo
+ * `x402 credit`) — (the account's debt is paid first, as by any mint), and marks it `credited` with its lot, its settlement (the one given,
  * else the one recorded), its result and `credited_at`; emits `lot.minted` and `payment.settled`. It credits from
  * any other state, a `failed` one included (the chain is the truth: a payment it executed is credited). Concurrent
  * credits of one reference wait on the row lock: one mints, the others answer its result with `replayed: true`.

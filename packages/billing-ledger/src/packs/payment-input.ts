@@ -2,7 +2,7 @@
  * Input rules of two-phase payments: every check runs before any I/O and throws a typed error that quotes the bad
  * value (`check*` for input that may be wrong; broken invariants are `assert`s elsewhere).
  */
-import { InvalidArgumentError, quoteValue } from '../errors.js';
+import { InvalidAmountError, InvalidArgumentError, quoteValue } from '../errors.js';
 import {
   assertAmountMicro,
   assertDurationMs,
@@ -13,7 +13,7 @@ import {
   checkFreeText,
   expiresAtMsMax,
 } from '../ledger/validate.js';
-import type { PaymentClaimInput, PaymentFailure, PaymentSettlement } from '../types.js';
+import type { PaymentClaimInput, PaymentFailure, PaymentKind, PaymentSettlement } from '../types.js';
 import {
   paymentFailureMessageLengthMax,
   paymentJsonBytesMax,
@@ -23,10 +23,13 @@ import {
   paymentValidBeforeMax,
 } from './payment-limits.js';
 
+/** What a claim buys: a pack of the catalog, or plain credit of `creditMicro`. */
+export type ClaimPurchase = { kind: 'pack'; packId: string } | { kind: 'credit'; creditMicro: bigint };
+
 /** A claim's input, checked and with absent optional fields as `null`. */
 export interface NormalizedClaim {
   accountId: string;
-  packId: string;
+  purchase: ClaimPurchase;
   reference: string;
   payer: string;
   amountMicro: bigint;
@@ -106,23 +109,64 @@ export function checkJsonDocument(field: string, value: unknown): string {
   return text;
 }
 
+/** Exactly one of `packId` and `creditMicro` (an absent or `undefined` field is not given). */
+function checkPurchaseChoice(input: PaymentClaimInput): PaymentKind {
+  const hasPack = input.packId !== undefined;
+  const hasCredit = input.creditMicro !== undefined;
+  if (hasPack === hasCredit) {
+    throw new InvalidArgumentError(
+      `a payment buys exactly one of packId and creditMicro; got ${hasPack ? `both (packId ${quoteValue(input.packId)}, creditMicro ${quoteValue(input.creditMicro)})` : 'neither'}`,
+      {
+        details: {
+          field: 'packId',
+          rule: 'pack_or_credit',
+          packId: quoteValue(input.packId),
+          creditMicro: quoteValue(input.creditMicro),
+        },
+      },
+    );
+  }
+  return hasPack ? 'pack' : 'credit';
+}
+
+/** What the claim buys, checked against the payment's amount (a credit is at most what was paid). */
+function checkPurchase(input: PaymentClaimInput, amountMicro: bigint): ClaimPurchase {
+  if (checkPurchaseChoice(input) === 'pack') {
+    assertName('packId', input.packId);
+    return { kind: 'pack', packId: input.packId };
+  }
+  const { creditMicro } = input;
+  assertAmountMicro('creditMicro', creditMicro);
+  if (creditMicro > amountMicro) {
+    throw new InvalidAmountError(
+      `creditMicro ${creditMicro} must be at most payment.amountMicro ${amountMicro}: a payment buys at most its own amount of credit`,
+      { details: { field: 'creditMicro', value: quoteValue(creditMicro), paidMicro: amountMicro.toString() } },
+    );
+  }
+  return { kind: 'credit', creditMicro };
+}
+
 /**
- * A claim's input (the rules `purchasePack` always had, plus the authorization's fields), normalized.
+ * A claim's input (the rules `purchasePack` always had, plus the authorization's fields and what it buys: exactly one
+ * of `packId` and `creditMicro`), normalized.
  *
- * @throws {InvalidArgumentError} when an id, the reference, a text field, `validBefore` or `request` breaks its rule.
- * @throws {InvalidAmountError} when payment.amountMicro is not a bigint in 1..10^15.
+ * @throws {InvalidArgumentError} when an id, the reference, a text field, `validBefore` or `request` breaks its rule,
+ *   or when both or neither of `packId` and `creditMicro` are given.
+ * @throws {InvalidAmountError} when payment.amountMicro or creditMicro is not a bigint in 1..10^15, or creditMicro
+ *   exceeds payment.amountMicro.
  * @example
  * const claim = checkClaimInput({ accountId, packId: 'starter', payment: { reference, payer, amountMicro } });
+ * const perCall = checkClaimInput({ accountId, creditMicro: 20_000n, payment: { reference, payer, amountMicro: 20_000n } });
  */
 export function checkClaimInput(input: PaymentClaimInput): NormalizedClaim {
   assertObject('input', input);
   assertId('accountId', input.accountId);
-  assertName('packId', input.packId);
   assertObject('payment', input.payment);
   const { payment } = input;
   assertExternalId('payment.reference', payment.reference);
   assertExternalId('payment.payer', payment.payer);
   assertAmountMicro('payment.amountMicro', payment.amountMicro);
+  const purchase = checkPurchase(input, payment.amountMicro);
   const validBefore = payment.validBefore;
   if (
     validBefore !== undefined &&
@@ -135,7 +179,7 @@ export function checkClaimInput(input: PaymentClaimInput): NormalizedClaim {
   }
   return {
     accountId: input.accountId,
-    packId: input.packId,
+    purchase,
     reference: payment.reference,
     payer: payment.payer,
     amountMicro: payment.amountMicro,

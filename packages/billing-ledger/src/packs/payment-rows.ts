@@ -4,15 +4,15 @@
  * times as epoch milliseconds, so both drivers answer the same values.
  */
 import type { DriverRow } from '../db/ledger-db.js';
-import { type PaymentStatus, paymentStatuses } from '../db/schema.js';
+import { type PaymentKind, type PaymentStatus, paymentKinds, paymentStatuses } from '../db/schema.js';
 import { assert } from '../ledger/assert.js';
 import { decodeStored } from '../ledger/codec.js';
-import type { PaymentView, PurchasePackResult } from '../types.js';
+import type { PaymentRecord, PaymentView, PurchasePackResult } from '../types.js';
 
 const epochMs = (column: string) => `floor(extract(epoch from p.${column}) * 1000)::int8`;
 
 /** The columns of a payment row under alias `p` (see the module comment); `response` is selected apart. */
-export const paymentSelectList = `p.id, p.reference, p.status, p.account_id, p.pack_id, p.payer, p.pay_to,
+export const paymentSelectList = `p.id, p.reference, p.status, p.account_id, p.kind, p.pack_id, p.payer, p.pay_to,
   p.amount_micro::text as amount_micro, p.network, p.asset, p.nonce, p.valid_before::text as valid_before,
   p.price_micro::text as price_micro, p.credits_micro::text as credits_micro, p.bonus_bps,
   p.lot_ttl_ms::text as lot_ttl_ms, p.request::text as request, p."transaction" as transaction,
@@ -20,7 +20,7 @@ export const paymentSelectList = `p.id, p.reference, p.status, p.account_id, p.p
   ${epochMs('reconcile_after')} as reconcile_after_ms, ${epochMs('created_at')} as created_at_ms,
   ${epochMs('updated_at')} as updated_at_ms, ${epochMs('credited_at')} as credited_at_ms`;
 
-/** The pack terms a payment froze when it was claimed. */
+/** The terms a payment froze when it was claimed (of its pack; plain credit: credits = price, no bonus, no ttl). */
 export interface FrozenTerms {
   priceMicro: bigint;
   creditsMicro: bigint;
@@ -45,6 +45,15 @@ function statusOf(value: unknown): PaymentStatus {
   return value as PaymentStatus;
 }
 
+function kindOf(value: unknown): PaymentKind {
+  assert(
+    typeof value === 'string' && (paymentKinds as readonly string[]).includes(value),
+    'a payment kind is pack or credit',
+    { kind: String(value) },
+  );
+  return value as PaymentKind;
+}
+
 /**
  * The view of a payment row selected with {@link paymentSelectList}.
  *
@@ -55,12 +64,18 @@ export function toPaymentView(row: DriverRow): PaymentView {
   const failureCode = textOrNull(row.failure_code);
   const settlement = jsonOrNull(row.settlement);
   const validBefore = textOrNull(row.valid_before);
+  const kind = kindOf(row.kind);
+  const packId = textOrNull(row.pack_id);
+  assert((kind === 'pack') === (packId !== null), 'a pack payment names its pack, a credit payment none', {
+    id: String(row.id),
+  });
   return {
     id: String(row.id),
     reference: String(row.reference),
     status: statusOf(row.status),
     accountId: String(row.account_id),
-    packId: String(row.pack_id),
+    kind,
+    packId,
     payer: String(row.payer),
     payTo: textOrNull(row.pay_to),
     amountMicro: BigInt(String(row.amount_micro)),
@@ -99,7 +114,7 @@ export function frozenTermsOf(row: DriverRow): FrozenTerms {
 
 /**
  * The purchase result stored on a credited payment row (selected with `p.response::text as response`), as a replay
- * answers it (`replayed: true`).
+ * answers it (`replayed: true`). A result stored before payments had kinds (all packs) gets the row's `kind`.
  *
  * @example
  * return storedResult(row);
@@ -107,5 +122,10 @@ export function frozenTermsOf(row: DriverRow): FrozenTerms {
 export function storedResult(row: DriverRow): PurchasePackResult {
   const response = jsonOrNull(row.response);
   assert(response !== null, 'a credited payment holds its result', { paymentId: String(row.id) });
-  return { ...(decodeStored(response) as PurchasePackResult), replayed: true };
+  const stored = decodeStored(response) as PurchasePackResult;
+  const payment = stored.payment as Partial<PaymentRecord> | undefined;
+  if (payment !== undefined && payment !== null && payment.kind === undefined) {
+    return { ...stored, payment: { ...stored.payment, kind: kindOf(row.kind) }, replayed: true };
+  }
+  return { ...stored, replayed: true };
 }

@@ -9,7 +9,7 @@ import { LedgerError } from '../errors.js';
 import { createLedger, type Ledger } from '../ledger/ledger.js';
 import { ManualClock } from '../ports/clock.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
-import type { PaymentClaimInput, PaymentView } from '../types.js';
+import type { PackPaymentClaimInput, PaymentView } from '../types.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 const poolSize = 8;
@@ -22,7 +22,7 @@ const clock = new ManualClock();
 const on = (i: number): Ledger => ledgers[i % ledgers.length] as Ledger;
 let nextRef = 0;
 
-async function claimInput(): Promise<PaymentClaimInput> {
+async function claimInput(): Promise<PackPaymentClaimInput> {
   nextRef += 1;
   const { account } = await on(0).createAccount({ entityType: 'user', entityId: `pg-${nextRef}` });
   return {
@@ -101,6 +101,22 @@ describe.skipIf(!databaseUrl)('two-phase payments on Postgres (needs DATABASE_UR
     expect(outcomes.filter((o) => o.status === 'fulfilled' && !o.value.replayed)).toHaveLength(1);
     expect(settles).toBe(1);
     expect(await lotsOf(input.accountId)).toBe(1);
+  });
+
+  it('concurrent claims and credits of one plain-credit payment from 3 pools mint exactly creditMicro once', async () => {
+    const { accountId, payment } = await claimInput();
+    const input = { accountId, creditMicro: 1_234_567n, payment };
+    const claims = await Promise.all(Array.from({ length: 12 }, (_, i) => on(i).claimPayment(input)));
+    expect(claims.filter((c) => c.kind === 'owner')).toHaveLength(1);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => on(i).creditPayment(payment.reference, { transaction: `0xc${i}` })),
+    );
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.lot.id)).size).toBe(1);
+    expect(results[0]).toMatchObject({ pack: null, lot: { originalMicro: 1_234_567n }, payment: { kind: 'credit' } });
+    expect(await lotsOf(accountId)).toBe(1);
+    expect((await on(2).getBalance(accountId)).availableMicro).toBe(1_234_567n);
+    expect((await on(1).verify()).violations).toEqual([]);
   });
 
   it('3 pools taking due payments at once take disjoint sets that cover all 50 due records', async () => {

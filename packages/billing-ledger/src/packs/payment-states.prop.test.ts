@@ -1,15 +1,18 @@
 /**
  * Property: random sequences of the two-phase steps (claim, markSettling, recordSettlement, credit, fail, postpone,
- * takeDue) over 1–3 payments with an advancing clock follow a tiny reference model of the states, and whatever the
- * order: at most one purchase lot per payment, `credited` is absorbing (same lot forever), the credits minted equal
- * the pack's credits × the credited payments, and every account holds exactly what its payments credited.
+ * takeDue, and a claim reusing a reference for the other kind of purchase) over 1–3 payments, each buying a pack or
+ * plain credit of a random amount, with an advancing clock follow a tiny reference model of the states, and whatever
+ * the order: at most one purchase lot per payment, `credited` is absorbing (same lot forever), a reused reference is
+ * refused and changes nothing, the credits minted equal the sum of the credited payments' credits, and every account
+ * holds exactly what its payment credited.
  */
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LedgerKit, openLedgerKit } from '../ledger/test-kit.js';
-import type { PaymentStatus } from '../types.js';
+import type { PaymentClaimInput, PaymentStatus } from '../types.js';
 
+/** The pack's price and credits, and the amount every payment carries. */
 const creditsMicro = 5_000_000n;
 
 let kit: LedgerKit;
@@ -20,6 +23,7 @@ afterAll(() => kit.close());
 
 type Op =
   | { op: 'claim'; ref: number; leaseMs: number }
+  | { op: 'claimOther'; ref: number }
   | { op: 'markSettling'; ref: number }
   | { op: 'recordSettlement'; ref: number }
   | { op: 'credit'; ref: number }
@@ -33,6 +37,7 @@ const opArb = (refs: number): fc.Arbitrary<Op> => {
   const leaseMs = fc.constantFrom(1_000, 60_000);
   return fc.oneof(
     fc.record({ op: fc.constant('claim' as const), ref, leaseMs }),
+    fc.record({ op: fc.constant('claimOther' as const), ref }),
     fc.record({ op: fc.constant('markSettling' as const), ref }),
     fc.record({ op: fc.constant('recordSettlement' as const), ref }),
     fc.record({ op: fc.constant('credit' as const), ref }),
@@ -51,12 +56,30 @@ interface ModelPayment {
   lotId: string | null;
 }
 
-/** A run's payments: each its own account, reference and validBefore; the model and what was observed. */
+/** A run's payments: each its own account, reference, validBefore and purchase (null: the pack; else plain credit). */
 interface Run {
   accounts: string[];
   references: string[];
   validBefore: bigint[];
+  creditMicro: (bigint | null)[];
   model: (ModelPayment | undefined)[];
+}
+
+/** What payment `ref` of a run credits: the pack's credits, or its plain credit. */
+const creditsOf = (run: Run, ref: number): bigint => run.creditMicro[ref] ?? creditsMicro;
+
+/** The claim of payment `ref`; `other`: the same payment buying the other kind (a pack ↔ plain credit). */
+function claimInputOf(run: Run, ref: number, other = false): PaymentClaimInput {
+  const payment = {
+    reference: run.references[ref] as string,
+    payer: '0xpayer',
+    amountMicro: creditsMicro,
+    validBefore: run.validBefore[ref],
+  };
+  const accountId = run.accounts[ref] as string;
+  const credit = run.creditMicro[ref] ?? null;
+  if ((credit === null) !== other) return { accountId, packId: 'starter', payment };
+  return { accountId, creditMicro: credit ?? creditsMicro, payment };
 }
 
 function expectedClaim(model: ModelPayment | undefined, nowMs: number, validBefore: bigint) {
@@ -73,20 +96,9 @@ async function runClaim(run: Run, ref: number, leaseMs: number): Promise<void> {
   const nowMs = kit.clock.nowMs();
   const model = run.model[ref];
   const expected = expectedClaim(model, nowMs, run.validBefore[ref] as bigint);
-  const claim = await kit.ledger.claimPayment(
-    {
-      accountId: run.accounts[ref] as string,
-      packId: 'starter',
-      payment: {
-        reference: run.references[ref] as string,
-        payer: '0xpayer',
-        amountMicro: creditsMicro,
-        validBefore: run.validBefore[ref],
-      },
-    },
-    { leaseMs },
-  );
+  const claim = await kit.ledger.claimPayment(claimInputOf(run, ref), { leaseMs });
   expect(claim.kind).toBe(expected);
+  expect(claim.payment.kind).toBe(run.creditMicro[ref] === null ? 'pack' : 'credit');
   if (expected === 'owner') {
     const status = model === undefined || model.status === 'failed' ? 'verified' : model.status;
     run.model[ref] = { status, reconcileAfterMs: nowMs + leaseMs, attempts: model?.attempts ?? 0, lotId: null };
@@ -94,8 +106,23 @@ async function runClaim(run: Run, ref: number, leaseMs: number): Promise<void> {
   if (expected === 'credited') expect(claim.result?.lot.id).toBe(model?.lotId);
 }
 
+/** A claim of a recorded payment for the other kind of purchase is refused and changes nothing (none: skipped). */
+async function runClaimOther(run: Run, ref: number): Promise<void> {
+  if (run.model[ref] === undefined) return;
+  const reference = run.references[ref] as string;
+  const before = await kit.ledger.getPayment(reference);
+  await expect(kit.ledger.claimPayment(claimInputOf(run, ref, true))).rejects.toMatchObject({
+    code: 'payment_reference_reused',
+    details: { reference, conflict: 'pack' },
+  });
+  expect(await kit.ledger.getPayment(reference)).toEqual(before);
+}
+
 /** Applies a step the model says changes a record that is not credited (unknown: `payment_not_found`). */
-async function runStep(run: Run, op: Exclude<Op, { op: 'claim' | 'takeDue' | 'advance' }>): Promise<void> {
+async function runStep(
+  run: Run,
+  op: Exclude<Op, { op: 'claim' | 'claimOther' | 'takeDue' | 'advance' }>,
+): Promise<void> {
   const nowMs = kit.clock.nowMs();
   const reference = run.references[op.ref] as string;
   const model = run.model[op.ref];
@@ -161,9 +188,11 @@ async function expectRecordsMatchModel(run: Run): Promise<void> {
   }
 }
 
-/** Money: one purchase lot per credited payment, of the pack's credits, on its account; nothing else. */
+/** Money: one purchase lot per credited payment, of its credits, on its account; nothing else. */
 async function expectMoneyConserved(run: Run): Promise<void> {
-  const credited = run.model.filter((m) => m?.status === 'credited').length;
+  const creditedRefs = run.model.flatMap((m, ref) => (m?.status === 'credited' ? [ref] : []));
+  const credited = creditedRefs.length;
+  const mintedMicro = creditedRefs.reduce((sum, ref) => sum + creditsOf(run, ref), 0n);
   const ids = sql.join(
     run.accounts.map((id) => sql`${id}`),
     sql`, `,
@@ -175,17 +204,17 @@ async function expectMoneyConserved(run: Run): Promise<void> {
   );
   expect(row).toEqual({
     lots: `${credited}`,
-    minted: `${creditsMicro * BigInt(credited)}`,
+    minted: `${mintedMicro}`,
     credited: `${credited}`,
   });
   for (const [ref, accountId] of run.accounts.entries()) {
     const balance = await kit.ledger.getBalance(accountId);
-    expect(balance.availableMicro).toBe(run.model[ref]?.status === 'credited' ? creditsMicro : 0n);
+    expect(balance.availableMicro).toBe(run.model[ref]?.status === 'credited' ? creditsOf(run, ref) : 0n);
   }
 }
 
 let runs = 0;
-async function newRun(refs: number, validBeforeOffsets: number[]): Promise<Run> {
+async function newRun(refs: number, validBeforeOffsets: number[], creditMicro: (bigint | null)[]): Promise<Run> {
   runs += 1;
   const accounts = await Promise.all(Array.from({ length: refs }, () => kit.account()));
   const nowSeconds = BigInt(Math.floor(kit.clock.nowMs() / 1000));
@@ -193,28 +222,30 @@ async function newRun(refs: number, validBeforeOffsets: number[]): Promise<Run> 
     accounts,
     references: accounts.map((_, ref) => `prop:${runs}:${ref}`),
     validBefore: validBeforeOffsets.slice(0, refs).map((offset) => nowSeconds + BigInt(offset)),
+    creditMicro: creditMicro.slice(0, refs),
     model: Array.from({ length: refs }, () => undefined),
   };
 }
 
 describe('two-phase payments (property)', () => {
-  it('follow the model; one lot per payment at most; credited is absorbing; minted = credits × credited', async () => {
+  it('follow the model for packs and plain credit; one lot per payment at most; credited is absorbing; minted = Σ credits', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc
-          .integer({ min: 1, max: 3 })
-          .chain((refs) =>
-            fc.tuple(
-              fc.constant(refs),
-              fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 3, maxLength: 3 }),
-              fc.array(opArb(refs), { minLength: 1, maxLength: 30 }),
-            ),
+        fc.integer({ min: 1, max: 3 }).chain((refs) =>
+          fc.tuple(
+            fc.constant(refs),
+            fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 3, maxLength: 3 }),
+            // Per payment: null buys the pack; a bigint buys that much plain credit (≤ the amount paid).
+            fc.array(fc.option(fc.bigInt({ min: 1n, max: creditsMicro })), { minLength: 3, maxLength: 3 }),
+            fc.array(opArb(refs), { minLength: 1, maxLength: 30 }),
           ),
-        async ([refs, validBeforeOffsets, ops]) => {
-          const run = await newRun(refs, validBeforeOffsets);
+        ),
+        async ([refs, validBeforeOffsets, creditMicro, ops]) => {
+          const run = await newRun(refs, validBeforeOffsets, creditMicro);
           for (const op of ops) {
             if (op.op === 'advance') kit.clock.advance(op.ms);
             else if (op.op === 'claim') await runClaim(run, op.ref, op.leaseMs);
+            else if (op.op === 'claimOther') await runClaimOther(run, op.ref);
             else if (op.op === 'takeDue') await runTakeDue(run, op.leaseMs);
             else await runStep(run, op);
           }

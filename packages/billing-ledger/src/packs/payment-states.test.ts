@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../ledger/ledger.js';
 import { type LedgerKit, openLedgerKit, rejectsWithCode } from '../ledger/test-kit.js';
-import type { PaymentClaimInput, VerifiedPayment } from '../types.js';
+import type { PackPaymentClaimInput, PaymentClaimInput, VerifiedPayment } from '../types.js';
 import { paymentJsonBytesMax, paymentLeaseMsDefault } from './payment-limits.js';
 
 let kit: LedgerKit;
@@ -33,7 +33,10 @@ function payment(overrides: Partial<VerifiedPayment> = {}): VerifiedPayment {
     ...overrides,
   };
 }
-async function claimInput(overrides: Partial<VerifiedPayment> = {}, packId = 'starter'): Promise<PaymentClaimInput> {
+async function claimInput(
+  overrides: Partial<VerifiedPayment> = {},
+  packId = 'starter',
+): Promise<PackPaymentClaimInput> {
   return { accountId: await kit.account(), packId, payment: payment(overrides) };
 }
 async function purchaseLots(reference: string): Promise<number> {
@@ -54,6 +57,7 @@ describe('claimPayment', () => {
         status: 'verified',
         reference: input.payment.reference,
         accountId: input.accountId,
+        kind: 'pack',
         packId: 'standard',
         payTo: '0xAbCd',
         amountMicro: 10_000_000n,
@@ -241,6 +245,7 @@ describe('creditPayment', () => {
       paymentId: claim.payment.id,
       reference,
       accountId: input.accountId,
+      kind: 'pack',
       packId: 'starter',
       payer: '0xpayer',
       amountMicro: '5000000',

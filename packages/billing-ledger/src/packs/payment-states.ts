@@ -10,7 +10,9 @@
  *
  * - `claimPayment` records the payment (`verified`) or takes an existing one for the caller: the record is leased to
  *   one attempt until `reconcile_after` (a claim meanwhile answers `busy`); an expired lease can be taken again.
- * - `creditPayment` (see `payment-credit.ts`) mints the pack's lot once per reference, from any state but
+ * - A payment buys a credit pack of the catalog (kind `pack`) or plain credit of an amount the caller names (kind
+ *   `credit`, no pack); either way its terms are frozen on the record at the claim.
+ * - `creditPayment` (see `payment-credit.ts`) mints the frozen terms' lot once per reference, from any state but
  *   `credited` (the chain is the truth: a payment it executed is credited, even after a failure was recorded).
  * - `failed` with `reconcile_after` set is watched (its authorization may still execute until `validBefore`): a claim
  *   before `validBefore` reopens it; with `reconcile_after` null it is final.
@@ -39,11 +41,13 @@ import type {
   PaymentClaimInput,
   PaymentClaimResult,
   PaymentFailure,
+  PaymentKind,
   PaymentSettlement,
   PaymentView,
 } from '../types.js';
 import type { CreditPackCatalog } from './catalog.js';
 import {
+  type ClaimPurchase,
   checkClaimInput,
   checkFailure,
   checkInstant,
@@ -52,15 +56,15 @@ import {
   type NormalizedClaim,
 } from './payment-input.js';
 import { duePaymentsBatchSizeMax, paymentLeaseMsMax } from './payment-limits.js';
-import { paymentSelectList, storedResult, toPaymentView } from './payment-rows.js';
+import { frozenTermsOf, paymentSelectList, storedResult, toPaymentView } from './payment-rows.js';
 
 const accountKindText = 'select a.entity_type from accounts a where a.id = $1';
 const insertClaimText = `insert into payments as p (id, reference, account_id, pack_id, status, payer, pay_to, amount_micro,
     network, asset, nonce, valid_before, price_micro, credits_micro, bonus_bps, lot_ttl_ms, request, attempts,
-    reconcile_after, created_at, updated_at)
-  values ($1, $2, $3, $4, 'verified', $5, $6::text, $7::int8, $8::text, $9::text, $10::text, $11::text::numeric,
+    reconcile_after, created_at, updated_at, kind)
+  values ($1, $2, $3, $4::text, 'verified', $5, $6::text, $7::int8, $8::text, $9::text, $10::text, $11::text::numeric,
     $12::int8, $13::int8, $14::int4, $15::int8, $16::text::jsonb, 0, $17::timestamptz, $18::timestamptz,
-    $18::timestamptz)
+    $18::timestamptz, $19::text)
   on conflict (reference) do nothing
   returning ${paymentSelectList}`;
 const lockByReferenceText = `select ${paymentSelectList}, p.response::text as response from payments p
@@ -93,16 +97,36 @@ const takeDueText = `with due as (
 
 const writeOp = (scope: string) => ({ scope, input: null, idempotencyKey: undefined });
 
-/** The pack a new claim buys, or the error a new claim throws (an existing record keeps its frozen terms). */
-function packTerms(catalog: CreditPackCatalog, claim: NormalizedClaim) {
+/** The terms a new record freezes: of its pack (kind `pack`), or plain credit (credits = price, no bonus, no ttl). */
+interface ClaimTerms {
+  kind: PaymentKind;
+  packId: string | null;
+  priceMicro: bigint;
+  creditsMicro: bigint;
+  bonusBps: number;
+  lotTtlMs: number | null;
+}
+
+/** The terms a new claim freezes, or the error a new claim throws (an existing record keeps its frozen terms). */
+function claimTerms(catalog: CreditPackCatalog, claim: NormalizedClaim): { terms: ClaimTerms | null; error: unknown } {
+  const { purchase } = claim;
+  if (purchase.kind === 'credit') {
+    const creditMicro = purchase.creditMicro;
+    assert(creditMicro <= claim.amountMicro, 'a checked credit claim is covered by its payment', {
+      reference: claim.reference,
+    });
+    const terms = { priceMicro: creditMicro, creditsMicro: creditMicro, bonusBps: 0, lotTtlMs: null };
+    return { terms: { kind: 'credit', packId: null, ...terms }, error: null };
+  }
   try {
-    const pack = catalog.get(claim.packId);
+    const pack = catalog.get(purchase.packId);
     if (claim.amountMicro < pack.priceMicro) {
-      return { pack: null, error: new PaymentInsufficientError(pack.id, pack.priceMicro, claim.amountMicro) };
+      return { terms: null, error: new PaymentInsufficientError(pack.id, pack.priceMicro, claim.amountMicro) };
     }
-    return { pack, error: null };
+    const { priceMicro, creditsMicro, bonusBps, lotTtlMs } = pack;
+    return { terms: { kind: 'pack', packId: pack.id, priceMicro, creditsMicro, bonusBps, lotTtlMs }, error: null };
   } catch (error) {
-    return { pack: null, error };
+    return { terms: null, error };
   }
 }
 
@@ -112,11 +136,36 @@ async function checkPayingAccount(tx: Tx, accountId: string): Promise<void> {
   if (isSystemEntityType(account.entity_type)) throw new SystemAccountReadOnlyError({ accountId });
 }
 
+/** What a record or a claim buys, as errors name it: the pack's id, or `<micro> micro-USD of credit`. */
+function purchaseLabel(purchase: ClaimPurchase): string {
+  return purchase.kind === 'pack' ? purchase.packId : `${purchase.creditMicro} micro-USD of credit`;
+}
+
+/** What a stored record buys (its kind, and its pack or its frozen credits). */
+function storedPurchase(stored: PaymentView, row: DriverRow): ClaimPurchase {
+  if (stored.kind === 'pack') return { kind: 'pack', packId: stored.packId as string };
+  return { kind: 'credit', creditMicro: frozenTermsOf(row).creditsMicro };
+}
+
+function samePurchase(a: ClaimPurchase, b: ClaimPurchase): boolean {
+  if (a.kind === 'pack') return b.kind === 'pack' && a.packId === b.packId;
+  return b.kind === 'credit' && a.creditMicro === b.creditMicro;
+}
+
 /** What differs between a stored record and a claim reusing its reference, if anything. */
-function conflictOf(stored: PaymentView, claim: NormalizedClaim) {
+function conflictOf(stored: PaymentView, bought: ClaimPurchase, claim: NormalizedClaim) {
   if (stored.accountId !== claim.accountId)
     return { conflict: 'account', stored: stored.accountId, requested: claim.accountId };
-  if (stored.packId !== claim.packId) return { conflict: 'pack', stored: stored.packId, requested: claim.packId };
+  if (!samePurchase(bought, claim.purchase)) {
+    const [storedKind, requestedKind] = [bought.kind, claim.purchase.kind];
+    return {
+      conflict: 'pack',
+      stored: purchaseLabel(bought),
+      requested: purchaseLabel(claim.purchase),
+      storedKind,
+      requestedKind,
+    };
+  }
   if (stored.amountMicro !== claim.amountMicro) {
     return { conflict: 'amount', stored: `${stored.amountMicro}`, requested: `${claim.amountMicro}` };
   }
@@ -124,6 +173,31 @@ function conflictOf(stored: PaymentView, claim: NormalizedClaim) {
     return { conflict: 'pay_to', stored: stored.payTo, requested: claim.payTo };
   }
   return null;
+}
+
+/** The parameters of {@link insertClaimText} for a new record of `claim` with `terms` frozen. */
+function insertParams(claim: NormalizedClaim, terms: ClaimTerms, leaseEnd: string, now: Date): unknown[] {
+  return [
+    newId('pay'),
+    claim.reference,
+    claim.accountId,
+    terms.packId,
+    claim.payer,
+    claim.payTo,
+    claim.amountMicro.toString(),
+    claim.network,
+    claim.asset,
+    claim.nonce,
+    claim.validBefore?.toString() ?? null,
+    terms.priceMicro.toString(),
+    terms.creditsMicro.toString(),
+    terms.bonusBps,
+    terms.lotTtlMs?.toString() ?? null,
+    claim.requestText,
+    leaseEnd,
+    now.toISOString(),
+    terms.kind,
+  ];
 }
 
 /** What a claim does with an existing record it locked: answer it, or lease it (with the status it gets). */
@@ -139,19 +213,22 @@ function decideExisting(stored: PaymentView, nowMs: number): PaymentClaimResult[
 }
 
 /**
- * Records a verified payment for a pack purchase, or takes an existing record for this attempt; one short
- * transaction, committed before the caller settles anything. A new reference is inserted `verified` with the pack's
- * terms frozen (price, credits, bonus, lot lifetime) and leased until now + `leaseMs` → `owner`. An existing one
- * (locked `FOR UPDATE`, so concurrent claims run one after another) must be the same purchase (account, pack) and the
- * same authorization (amount; recipient when both are known, case-insensitively), else
- * `PaymentReferenceReusedError`; then: `credited` → the first result with `replayed: true`; `verified`, `settling`
- * or `settled` whose lease ended → leased again → `owner` (its state unchanged); `failed` but watched and before its
- * `validBefore` (or with none) → back to `verified`, leased → `owner`; `failed` otherwise → `failed`; a lease still
- * running → `busy`. The pack and price rules apply to a new reference only (a record keeps its frozen terms).
+ * Records a verified payment for a purchase — a credit pack (`packId`) or plain credit of `creditMicro` (no pack; the
+ * payment's amount must cover it) — or takes an existing record for this attempt; one short transaction, committed
+ * before the caller settles anything. A new reference is inserted `verified` with its terms frozen (the pack's price,
+ * credits, bonus and lot lifetime; for plain credit: credits = price = `creditMicro`, no bonus, no lifetime) and
+ * leased until now + `leaseMs` → `owner`. An existing one (locked `FOR UPDATE`, so concurrent claims run one after
+ * another) must be the same purchase (account; the same pack, or plain credit of the same amount) and the same
+ * authorization (amount; recipient when both are known, case-insensitively), else `PaymentReferenceReusedError`;
+ * then: `credited` → the first result with `replayed: true`; `verified`, `settling` or `settled` whose lease ended →
+ * leased again → `owner` (its state unchanged); `failed` but watched and before its `validBefore` (or with none) →
+ * back to `verified`, leased → `owner`; `failed` otherwise → `failed`; a lease still running → `busy`. The pack and
+ * price rules apply to a new reference only (a record keeps its frozen terms).
  *
  * @throws {InvalidArgumentError} when an id, the reference, a text field, `validBefore`, `request` or `leaseMs`
- *   breaks its rule (nothing is written).
- * @throws {InvalidAmountError} when payment.amountMicro is not a bigint in 1..10^15.
+ *   breaks its rule, or when both or neither of `packId` and `creditMicro` are given (nothing is written).
+ * @throws {InvalidAmountError} when payment.amountMicro or creditMicro is not a bigint in 1..10^15, or creditMicro
+ *   exceeds payment.amountMicro.
  * @throws {CreditPackNotFoundError} for a new reference of an unknown pack.
  * @throws {PaymentInsufficientError} for a new reference paying less than the pack's price.
  * @throws {PaymentReferenceReusedError} when the reference was used with another purchase or authorization.
@@ -160,6 +237,8 @@ function decideExisting(stored: PaymentView, nowMs: number): PaymentClaimResult[
  * @example
  * const claim = await ledger.claimPayment({ accountId, packId: 'starter', payment: { reference, payer, amountMicro } });
  * if (claim.kind === 'owner') await ledger.markPaymentSettling(claim.payment.reference);
+ * // One paid call: the payment buys exactly its price as credit.
+ * await ledger.claimPayment({ accountId, creditMicro: 20_000n, payment: { reference, payer, amountMicro: 20_000n } });
  */
 export async function claimPayment(
   ctx: LedgerContext,
@@ -169,45 +248,27 @@ export async function claimPayment(
 ): Promise<PaymentClaimResult> {
   const claim = checkClaimInput(input);
   const leaseMs = checkLeaseMs(options);
-  const terms = packTerms(catalog, claim);
+  const { terms, error } = claimTerms(catalog, claim);
   return runWrite(ctx, writeOp('claimPayment'), async ({ tx, now }) => {
     const statements = statementsOf(tx);
     await checkPayingAccount(tx, claim.accountId);
     const leaseEnd = new Date(now.getTime() + leaseMs).toISOString();
-    if (terms.pack !== null) {
-      const { pack } = terms;
-      const [inserted] = await statements.rows(insertClaimText, [
-        newId('pay'),
-        claim.reference,
-        claim.accountId,
-        pack.id,
-        claim.payer,
-        claim.payTo,
-        claim.amountMicro.toString(),
-        claim.network,
-        claim.asset,
-        claim.nonce,
-        claim.validBefore?.toString() ?? null,
-        pack.priceMicro.toString(),
-        pack.creditsMicro.toString(),
-        pack.bonusBps,
-        pack.lotTtlMs?.toString() ?? null,
-        claim.requestText,
-        leaseEnd,
-        now.toISOString(),
-      ]);
+    if (terms !== null) {
+      const [inserted] = await statements.rows(insertClaimText, insertParams(claim, terms, leaseEnd, now));
       if (inserted !== undefined) return { kind: 'owner', payment: toPaymentView(inserted) };
     }
     const [row] = await statements.rows(lockByReferenceText, [claim.reference]);
     if (row === undefined) {
       // No record and no pack to insert one with: the pack's error (nothing was written).
-      assert(terms.pack === null, 'a payment that conflicted on insert is readable', { reference: claim.reference });
-      throw terms.error;
+      assert(terms === null, 'a payment that conflicted on insert is readable', { reference: claim.reference });
+      throw error;
     }
     const stored = toPaymentView(row);
-    const conflict = conflictOf(stored, claim);
+    const bought = storedPurchase(stored, row);
+    const conflict = conflictOf(stored, bought, claim);
     if (conflict !== null) {
-      throw new PaymentReferenceReusedError(claim.reference, stored.accountId, stored.packId, { details: conflict });
+      const first = purchaseLabel(bought);
+      throw new PaymentReferenceReusedError(claim.reference, stored.accountId, first, { details: conflict });
     }
     const decision = decideExisting(stored, now.getTime());
     if (decision === 'credited') return { kind: 'credited', payment: stored, result: storedResult(row) };

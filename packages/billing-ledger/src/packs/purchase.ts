@@ -1,6 +1,6 @@
 /**
- * Buying a credit pack with a payment that was already verified (x402 verifies; see `@arrakis/x402`), composed of the
- * two-phase steps (`payment-states.ts`, `payment-credit.ts`): claim, settle with no transaction open, credit. A
+ * Buying a credit pack, or plain credit of a given amount (e.g. one paid call), with a payment that was already
+ * verified (x402 verifies; see `@arrakis/x402`), composed of the two-phase steps (`payment-states.ts`, `payment-credit.ts`): claim, settle with no transaction open, credit. A
  * replayed or concurrent purchase with the same payment mints once and answers the first result.
  */
 import { PaymentFailedError, PaymentPendingError } from '../errors.js';
@@ -51,22 +51,27 @@ async function settleAndCredit(
 }
 
 /**
- * Buys a credit pack with a verified payment, keyed by `payment.reference`, in short transactions with none open
- * while `options.settle` runs: `claimPayment` (commits the record) → `markPaymentSettling` → `settle()` (e.g. the
- * chain) → `recordPaymentSettlement` → `creditPayment` (mints ONE `purchase` lot of the pack's price + bonus, expiring
- * after the pack's `lotTtlMs` when set; debt is paid first). Without `settle` the payment is credited at once. A
+ * Buys a credit pack (`packId`) or plain credit (`creditMicro`: exactly that much, no bonus, no lifetime, `pack: null`
+ * in the result; the payment must cover it) with a verified payment, keyed by `payment.reference`, in short
+ * transactions with none open while `options.settle` runs: `claimPayment` (commits the record) →
+ * `markPaymentSettling` → `settle()` (e.g. the chain) → `recordPaymentSettlement` → `creditPayment` (mints ONE
+ * `purchase` lot of the pack's price + bonus, expiring after the pack's `lotTtlMs` when set, or of `creditMicro`;
+ * debt is paid first). Without `settle` the payment is credited at once. A
  * payment already credited answers the first result with `replayed: true` and settles nothing; a record already
  * `settled` is credited without settling again. When `settle()` throws, nothing is minted: the payment is postponed
  * (due for a reconciler, or a retry, after the lease) and the error is rethrown. Emits `lot.minted` and
  * `payment.settled`. Idempotency is the payment's reference: `idempotencyKey`/`idempotencyScope` are checked but the
  * answer is keyed by the reference (the same payment always answers its first result, whatever the key).
  *
- * @throws {InvalidArgumentError} when an id, the reference, a text field, an option or the settlement breaks its rule.
- * @throws {InvalidAmountError} when payment.amountMicro is not a bigint in 1..10^15.
+ * @throws {InvalidArgumentError} when an id, the reference, a text field, an option or the settlement breaks its
+ *   rule, or when both or neither of `packId` and `creditMicro` are given (nothing is recorded).
+ * @throws {InvalidAmountError} when payment.amountMicro or creditMicro is not a bigint in 1..10^15, or creditMicro
+ *   exceeds payment.amountMicro (nothing is recorded).
  * @throws {CreditPackNotFoundError}
  * @throws {PaymentInsufficientError} when the payment is for less than the pack's price (nothing is recorded).
- * @throws {PaymentReferenceReusedError} when the payment already bought another pack, for another account, or with
- *   another amount or recipient.
+ * @throws {PaymentReferenceReusedError} when the payment already bought something else (another pack, plain credit
+ *   of another amount, a pack instead of credit or the reverse), for another account, or with another amount or
+ *   recipient.
  * @throws {PaymentPendingError} when another attempt holds the payment (503: retry later).
  * @throws {PaymentFailedError} when the payment failed for good (402).
  * @throws {AccountNotFoundError}
@@ -79,6 +84,8 @@ async function settleAndCredit(
  *   },
  *   { settle: async () => ({ transaction: '0xabc' }) },
  * );
+ * // One paid call on a wallet's account: the lot holds exactly the 20 000 micro-USD paid.
+ * await ledger.purchasePack({ accountId: walletAccountId, creditMicro: 20_000n, payment }, { settle });
  */
 export async function purchasePack(
   ctx: LedgerContext,
