@@ -20,6 +20,7 @@ import {
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import { canonicalEs256Token } from './canonical-signature.js';
+import { checkClaimText } from './claim-text.js';
 import { type AnchorSigningKey, type AnchorTokenAlgorithm, anchorTokenAlgorithms } from './key-ring.js';
 
 /** Longest lifetime of an anchor token: 10 minutes. A rotated anchor cannot be revoked statelessly, so keep it short. */
@@ -72,12 +73,7 @@ export interface AnchorClaims {
 }
 
 function assertText(field: string, value: unknown, max = anchorTokenClaimLengthMax): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max || value.trim() !== value) {
-    throw new InvalidArgumentError(
-      `${field} ${quoteValue(value)} must be 1-${max} characters without surrounding spaces`,
-      { details: { field } },
-    );
-  }
+  checkClaimText(field, value, max);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
 import { type Anchor, anchorVersion, assertAnchor, isAnchor } from '../anchor/derive-anchor.js';
 import { IdentityError, InvalidArgumentError, quoteValue } from '../errors.js';
 import { canonicalEs256Token, hasCanonicalSignature } from './canonical-signature.js';
+import { checkClaimText } from './claim-text.js';
 import { type AnchorSigningKey, anchorTokenAlgorithms } from './key-ring.js';
 
 /**
@@ -177,12 +178,7 @@ export interface UpstreamClaims {
 }
 
 function checkText(field: string, value: unknown, max = upstreamTokenClaimLengthMax): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max || value.trim() !== value) {
-    throw new InvalidArgumentError(
-      `${field} ${quoteValue(value)} must be 1-${max} characters without surrounding spaces`,
-      { details: { field } },
-    );
-  }
+  checkClaimText(field, value, max);
 }
 
 function checkIssueOptions(options: IssueUpstreamTokenOptions): void {
