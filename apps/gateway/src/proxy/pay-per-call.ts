@@ -9,6 +9,7 @@ import { paidWithStore, respondPaymentRequired, type X402Env, x402Paywall } from
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.js';
 import type { RouteContext } from '../deps.js';
+import { trustMayRefuse } from '../identity/trust-guard.js';
 import type { GatewayPayments } from '../payments.js';
 import type { UpstreamConfig } from '../upstreams-config.js';
 import { checkDeclaredLength, targetUrl, usageEstimateHeader, usageEstimateOf } from './call-input.js';
@@ -60,7 +61,8 @@ export async function payPerCall(c: Context<AppEnv>, ctx: RouteContext, upstream
   const target = targetUrl(upstream, c.req.url);
   checkDeclaredLength(upstream, c.req.header('content-length'));
   const estimate = usageEstimateOf(c.req.header(usageEstimateHeader));
-  const priceMicro = holdFor(await ledger.getMeter(upstream.meterId), undefined);
+  const meter = await ledger.getMeter(upstream.meterId);
+  const priceMicro = holdFor(meter, undefined);
   const requirements = payments.terms.forAmount(priceMicro);
   const resource = {
     description: `one call to upstream ${upstream.id} (meter ${upstream.meterId}): ${priceMicro} micro-USD`,
@@ -83,21 +85,27 @@ export async function payPerCall(c: Context<AppEnv>, ctx: RouteContext, upstream
   if (refused instanceof Response) return refused;
   const purchase = paid.get('x402').result;
   if (purchase === undefined) throw new Error('assertion failed: a paid call has its purchase');
-  const answer = await holdAndForward(c, ctx, {
-    upstream,
-    target,
-    estimate,
-    accountId: purchase.payment.accountId,
-    startedMs,
-    principal: null,
-    outOfCredits: () =>
-      respondPaymentRequired(c, {
-        requirements,
-        error: 'insufficient_credits',
-        message: `the credit of this payment was already used: pay ${priceMicro} micro-USD for another call`,
-        resource: { ...resource, url: c.req.url },
-      }),
-  });
+  const answer = await holdAndForward(
+    c,
+    ctx,
+    {
+      upstream,
+      target,
+      estimate,
+      accountId: purchase.payment.accountId,
+      startedMs,
+      principal: null,
+      outOfCredits: () =>
+        respondPaymentRequired(c, {
+          requirements,
+          error: 'insufficient_credits',
+          message: `the credit of this payment was already used: pay ${priceMicro} micro-USD for another call`,
+          resource: { ...resource, url: c.req.url },
+        }),
+    },
+    // The trust check sizes the hold by the meter read above.
+    trustMayRefuse(ctx.deps) ? holdFor(meter, estimate) : null,
+  );
   return withSettlementHeaders(answer, paid.res.headers);
 }
 

@@ -77,8 +77,26 @@ async function proxyCall(c: Context<AppEnv>, ctx: RouteContext, upstreams: reado
   checkDeclaredLength(upstream, c.req.header('content-length'));
   const estimate = usageEstimateOf(c.req.header(usageEstimateHeader));
   const principal = c.var.principal as Principal;
-  const account = await callAccount(ctx.deps.ledger, principal, c.req.header(accountIdHeader));
-  return holdAndForward(c, ctx, { upstream, target, estimate, accountId: account.id, startedMs, principal });
+  // The account and the meter (for the trust check) are read together: the two reads are independent.
+  const [account, holdMicro] = await Promise.all([
+    callAccount(ctx.deps.ledger, principal, c.req.header(accountIdHeader)),
+    trustHoldMicro(ctx, upstream, estimate),
+  ]);
+  const input = { upstream, target, estimate, accountId: account.id, startedMs, principal };
+  return holdAndForward(c, ctx, input, holdMicro);
+}
+
+/**
+ * What the hold will be, for the trust check: `holdFor(meter in force, estimate)`; null when the policy cannot refuse
+ * (no read). The ledger reads the meter in force again inside its transaction.
+ */
+export async function trustHoldMicro(
+  ctx: RouteContext,
+  upstream: UpstreamConfig,
+  estimate: Usage | undefined,
+): Promise<bigint | null> {
+  if (!trustMayRefuse(ctx.deps)) return null;
+  return holdFor(await ctx.deps.ledger.getMeter(upstream.meterId), estimate);
 }
 
 /** A call whose account is known. */
@@ -94,15 +112,18 @@ export interface AccountedCall {
   outOfCredits?: (() => Response) | undefined;
 }
 
-/** The trust check, the hold through the meter, then the forwarded call. */
-export async function holdAndForward(c: Context<AppEnv>, ctx: RouteContext, input: AccountedCall): Promise<Response> {
-  const { ledger } = ctx.deps;
-  const { upstream, estimate, accountId } = input;
-  // A metered hold is sized by the meter: read it for the check only when the policy could refuse (as a reserve).
-  if (trustMayRefuse(ctx.deps)) {
-    const holdMicro = holdFor(await ledger.getMeter(upstream.meterId), estimate);
-    await enforceTrust(ctx.deps, { accountId, amountMicro: holdMicro, operation: 'reserve' });
-  }
+/**
+ * The trust check (of the hold `trustHoldMicro` sized; null: none), the hold through the meter, then the forwarded
+ * call.
+ */
+export async function holdAndForward(
+  c: Context<AppEnv>,
+  ctx: RouteContext,
+  input: AccountedCall,
+  holdMicro: bigint | null,
+): Promise<Response> {
+  const { upstream, accountId } = input;
+  if (holdMicro !== null) await enforceTrust(ctx.deps, { accountId, amountMicro: holdMicro, operation: 'reserve' });
   // The anchor goes into the upstream's token: read it while the hold is taken.
   const anchorRead = ctx.deps.identity.service.getAnchor(accountId);
   anchorRead.catch(() => {}); // observed below once the hold exists; a refused reserve must not leave it unhandled

@@ -241,10 +241,14 @@ function registerReserveRoute(app: GatewayApp, ctx: RouteContext): void {
   app.openapi(reserveRoute, async (c) => {
     const principal = c.var.principal;
     const input = reserveInputOf(principal, c.req.valid('json'));
-    const account = await accountFor(ledger, principal, input.accountId);
-    // A metered hold is sized by the meter: read it for the check only when the policy could refuse.
-    if (input.meterId === undefined || trustMayRefuse(ctx.deps)) {
-      const holdMicro = await holdMicroOf(ledger, input);
+    // A metered hold is sized by the meter: read it for the check only when the policy could refuse (while the
+    // account is read: the two reads are independent).
+    const sized = input.meterId === undefined || trustMayRefuse(ctx.deps);
+    const [account, holdMicro] = await Promise.all([
+      accountFor(ledger, principal, input.accountId),
+      sized ? holdMicroOf(ledger, input) : null,
+    ]);
+    if (holdMicro !== null) {
       await enforceTrust(ctx.deps, { accountId: account.id, amountMicro: holdMicro, operation: 'reserve' });
     }
     const result = await ledger

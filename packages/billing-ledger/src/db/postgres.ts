@@ -83,7 +83,7 @@ export function openPostgresLedgerDb(options: OpenPostgresLedgerDbOptions): Post
       connection: { application_name: 'arrakis-ledger' },
     });
   }
-  const db: LedgerDb = drizzle({ client, schema });
+  const db: LedgerDb = drizzle({ client: preparingStatements(client), schema });
   attachLedgerDriver(db, postgresDriver(client, db));
   return {
     db,
@@ -93,6 +93,35 @@ export function openPostgresLedgerDb(options: OpenPostgresLedgerDbOptions): Post
       if (given === undefined) await client.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * The postgres.js client drizzle runs on: every statement with parameters is prepared (named, parsed once per
+ * connection), also the ones drizzle sends unnamed. An unnamed statement with parameters costs postgres.js two round
+ * trips (Parse + Describe, then Bind + Execute) and the server a parse each time; a prepared one, after its first
+ * use on a connection, one round trip. The query texts drizzle builds come from code (values travel as parameters),
+ * so a connection prepares a bounded set. Statements without parameters still go as simple queries. Transactions
+ * (`begin`) and their savepoints hand drizzle a client that prepares the same way.
+ */
+function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(client: T): T {
+  type Body = (sql: postgres.Sql) => unknown;
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') {
+        return (text: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(text, params, { ...options, prepare: true });
+      }
+      if (key === 'begin' || key === 'savepoint') {
+        return (...args: unknown[]) => {
+          const body = args.pop() as Body;
+          const wrapped: Body = (sql) => body(preparingStatements(sql));
+          const method = Reflect.get(target, key, target) as (...all: unknown[]) => unknown;
+          return method.call(target, ...args, wrapped);
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
 }
 
 /**
@@ -125,7 +154,7 @@ function postgresDriver(client: postgres.Sql, db: LedgerDb): LedgerDriver {
         const tx = new PostgresJsTransaction(
           dialect,
           // drizzle builds the same pair over postgres.js's `begin` connection (a TransactionSql).
-          new PostgresJsSession(withSavepoints(conn), dialect, relational, {}) as never,
+          new PostgresJsSession(preparingStatements(withSavepoints(conn)), dialect, relational, {}) as never,
           relational,
         ) as unknown as LedgerDb;
         attachTransactionStatements(tx, statements);
