@@ -18,32 +18,36 @@
 // the profiler's cost).
 // Prints the figures (stderr), then ONE JSON line (stdout). Every loop is bounded; only loopback; only the processes
 // this script starts are stopped, by their PID.
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import postgres from 'postgres';
-import { closedLoop } from './lib.mjs';
+import {
+  call,
+  cliToken,
+  fundedAccounts,
+  httpCall,
+  log,
+  measure as measureOn,
+  requiredEnv,
+  sleep,
+  startGateway,
+  startProcess,
+  stopChild,
+  withBenchDatabase,
+} from './stack.mjs';
 
-const gatewayDir = fileURLToPath(new URL('../apps/gateway/', import.meta.url));
 const upstreamScript = fileURLToPath(new URL('./proxy-upstream.mjs', import.meta.url));
+
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 /** When set, the gateway runs with `--cpu-prof` and writes its CPU profile there on exit (for a look, not a figure). */
 const cpuProfileDir = process.env.BENCH_CPU_PROF_DIR || undefined;
 const warmupMs = Math.min(1000, Math.round(durationMs / 3));
 const inFlights = [1, 32];
 const accountsPerPath = 32;
-/** Longest wait for a process to listen (a gateway migrating a fresh database on a busy 2-core box takes a while). */
-const startTimeoutMs = 60_000;
-/** Longest wait for a process to exit after SIGTERM, then SIGKILL. */
-const stopTimeoutMs = 10_000;
 /** Longest wait for the last holds to settle after the load (the proxy settles after the body has passed). */
 const settleWaitMsMax = 30_000;
 const pollIntervalMs = 50;
-/** Gateway output kept for error reports (the rest is dropped: one log line per call adds up). */
-const outputTailCharsMax = 20_000;
 /** Grant per account: $100 (the default trust threshold of an account without an anchor); a call costs 3840 micro-USD. */
 const grantMicro = 100_000_000n;
 /** Rate limits on, at the gateway's ceiling (per minute): on the path, never refusing. */
@@ -62,158 +66,25 @@ const usage = { input_tokens: 1200, output_tokens: 340 };
 const requestBody = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'hello' }] });
 const callPath = '/v1/chat/completions';
 
-const log = (...parts) => console.error(...parts);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function required(name) {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    console.error(
-      `bench:proxy: ${name} is required (Postgres + Redis, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379)`,
-    );
-    process.exit(2);
-  }
-  return value;
-}
-
-/** A bounded tail of a child's output. */
-function tailOf(stream) {
-  let text = '';
-  stream.setEncoding('utf8').on('data', (chunk) => {
-    text = (text + chunk).slice(-outputTailCharsMax);
-  });
-  return () => text;
-}
+/** Warm-up, then the measured closed loop; adds the gateway's CPU per operation over the measured part. */
+const measure = (label, op, inFlight, pid) => measureOn({ label, op, inFlight, pid, durationMs, warmupMs });
 
 /**
- * Spawns `node args` with `env`; resolves once a stdout line has `"msg":"listening"` and `ready(url)` holds
- * (bounded by `startTimeoutMs`). The child's PID is what {@link stopChild} stops.
+ * The three operations measured, all over node:http with keep-alive (`httpCall`). Each throws on a non-2xx answer,
+ * after reading the body to its end.
  */
-async function startProcess(name, args, { cwd, env, ready = async () => true }) {
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child);
-  let head = '';
-  let url;
-  const onHead = (chunk) => {
-    head += chunk;
-    const line = head.split('\n').find((l) => l.startsWith('{') && l.includes('"listening"'));
-    if (line !== undefined) {
-      url = JSON.parse(line).url;
-      child.stdout.off('data', onHead);
-    }
-  };
-  child.stdout.setEncoding('utf8').on('data', onHead);
-  const stdout = tailOf(child.stdout);
-  const stderr = tailOf(child.stderr);
-  const deadline = Date.now() + startTimeoutMs;
-  while (Date.now() < deadline && child.exitCode === null) {
-    if (url !== undefined && (await ready(url).catch(() => false))) return { child, url, stdout, stderr };
-    await sleep(pollIntervalMs);
-  }
-  await stopChild(child);
-  throw new Error(
-    `${name} did not start in ${startTimeoutMs} ms\nstdout: ${head.slice(-2000)}${stdout()}\nstderr: ${stderr()}`,
-  );
-}
-
-/** Children started by this run, stopped at the end (or on SIGINT), each by its own PID. */
-const started = new Set();
-
-async function stopChild(child) {
-  started.delete(child);
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-function cliToken(dataDir, aud, sub, scope) {
-  const args = ['dist/cli.js', 'token', '--aud', aud, '--sub', sub, '--data-dir', dataDir, '--ttl-seconds', '86400'];
-  if (scope !== undefined) args.push('--scope', scope);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: gatewayDir, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`token CLI exited ${code}`))));
-  });
-}
-
-/** One JSON call to the gateway; throws unless 2xx. */
-async function call(url, token, method, path, body) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${text}`);
-  return text === '' ? {} : JSON.parse(text);
-}
-
-/** CPU time (user + system, ms) of a process so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
-async function cpuMsOf(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** Warm-up, then the measured closed loop; adds the gateway's CPU per operation over the measured part. */
-async function measure(label, op, inFlight, gatewayPid) {
-  await closedLoop({ op, inFlight, durationMs: warmupMs, warmupMs: 0 });
-  let ops = 0;
-  const counted = async (i) => {
-    await op(i);
-    ops += 1;
-  };
-  const cpuBeforeMs = await cpuMsOf(gatewayPid);
-  const result = await closedLoop({ op: counted, inFlight, durationMs, warmupMs: 0 });
-  const gatewayCpuMs = (await cpuMsOf(gatewayPid)) - cpuBeforeMs;
-  const figures = {
-    ...result,
-    gatewayCpuMsPerOp: ops > 0 ? Number((gatewayCpuMs / ops).toFixed(3)) : null,
-    gatewayCpuShare: Number((gatewayCpuMs / durationMs).toFixed(3)),
-  };
-  log(
-    `${label.padEnd(22)} in flight ${String(inFlight).padStart(2)}: ${String(figures.opsPerSecond).padStart(6)}/s  ` +
-      `p50 ${figures.p50Ms.toFixed(3)} ms  p99 ${figures.p99Ms.toFixed(3)} ms  errors ${figures.errors}  ` +
-      `gateway CPU ${figures.gatewayCpuMsPerOp} ms/op`,
-  );
-  return figures;
-}
-
-/** Creates `count` accounts granted `grantMicro` each. */
-async function fundedAccounts(gatewayUrl, tokens, prefix, count) {
-  const ids = [];
-  for (let i = 0; i < count; i += 1) {
-    const account = await call(gatewayUrl, tokens.admin, 'POST', '/v1/accounts', {
-      entityType: 'user',
-      entityId: `${prefix}-${i}-${randomBytes(4).toString('hex')}`,
-    });
-    await call(gatewayUrl, tokens.admin, 'POST', `/v1/accounts/${account.id}/grants`, {
-      amountMicro: grantMicro.toString(),
-      reason: 'bench:proxy',
-    });
-    ids.push(account.id);
-  }
-  return ids;
-}
-
-/** The three operations measured. Each throws on a non-2xx answer, after reading the body to its end. */
 function operations({ upstreamUrl, gatewayUrl, tokens, proxyAccounts, pairAccounts, tally }) {
   const jsonHeaders = { 'content-type': 'application/json' };
   const direct = async () => {
-    const response = await fetch(`${upstreamUrl}${callPath}`, {
+    const response = await httpCall(`${upstreamUrl}${callPath}`, {
       method: 'POST',
       headers: jsonHeaders,
       body: requestBody,
     });
-    await response.arrayBuffer();
     if (response.status !== 200) throw new Error(`direct → ${response.status}`);
   };
   const proxied = async (i) => {
-    const response = await fetch(`${gatewayUrl}/v1/upstreams/${upstreamId}${callPath}`, {
+    const response = await httpCall(`${gatewayUrl}/v1/upstreams/${upstreamId}${callPath}`, {
       method: 'POST',
       headers: {
         ...jsonHeaders,
@@ -222,7 +93,6 @@ function operations({ upstreamUrl, gatewayUrl, tokens, proxyAccounts, pairAccoun
       },
       body: requestBody,
     });
-    await response.arrayBuffer();
     if (response.status !== 200) throw new Error(`proxy → ${response.status}`);
     tally.proxied += 1;
   };
@@ -269,27 +139,17 @@ async function startStack({ databaseUrl, redisUrl, dataDir }) {
     env: { PATH: process.env.PATH ?? '', PORT: '0' },
     ready: async (url) => (await fetch(`${url}/stats`)).status === 200,
   });
-  const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`];
-  const gateway = await startProcess('gateway', [...profile, 'dist/server.js'], {
-    cwd: gatewayDir,
+  const gateway = await startGateway({
+    bench: 'proxy',
+    dataDir,
+    databaseUrl,
+    redisUrl,
+    ratePerMinute,
+    cpuProfileDir,
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
       METERS: JSON.stringify([meter]),
       UPSTREAMS: JSON.stringify([{ id: upstreamId, url: upstream.url, meterId: meter.id }]),
-      RATE_LIMIT_IP_PER_MINUTE: String(ratePerMinute),
-      RATE_LIMIT_PRINCIPAL_PER_MINUTE: String(ratePerMinute),
-      RATE_LIMIT_KEY_PREFIX: `bench-proxy-${randomBytes(6).toString('hex')}`,
-      SHUTDOWN_TIMEOUT_MS: '5000',
     },
-    ready: async (url) => (await fetch(`${url}/health`)).status === 200,
   });
   return { upstream, gateway };
 }
@@ -321,9 +181,21 @@ async function run({ databaseUrl, redisUrl, dataDir }) {
     admin: await cliToken(dataDir, 'arrakis-admin', 'bench-proxy-admin', 'admin'),
     service: await cliToken(dataDir, 'arrakis-internal', 'bench-proxy-service'),
   };
-  const [smokeAccount] = await fundedAccounts(gateway.url, tokens, 'bench-proxy-smoke', 1);
-  const proxyAccounts = await fundedAccounts(gateway.url, tokens, 'bench-proxy', accountsPerPath);
-  const pairAccounts = await fundedAccounts(gateway.url, tokens, 'bench-pair', accountsPerPath);
+  const [smokeAccount] = await fundedAccounts(gateway.url, tokens.admin, {
+    prefix: 'bench-proxy-smoke',
+    count: 1,
+    grantMicro,
+  });
+  const proxyAccounts = await fundedAccounts(gateway.url, tokens.admin, {
+    prefix: 'bench-proxy',
+    count: accountsPerPath,
+    grantMicro,
+  });
+  const pairAccounts = await fundedAccounts(gateway.url, tokens.admin, {
+    prefix: 'bench-pair',
+    count: accountsPerPath,
+    grantMicro,
+  });
   const tally = { proxied: 0, pairs: 0 };
   const ops = operations({
     upstreamUrl: upstream.url,
@@ -390,32 +262,17 @@ function report({ figures, checks, costMicro }, loadAtStart) {
   console.log(JSON.stringify(result));
 }
 
-const serverUrl = required('DATABASE_URL');
-const redisUrl = required('REDIS_URL');
+const serverUrl = requiredEnv('proxy', 'DATABASE_URL');
+const redisUrl = requiredEnv('proxy', 'REDIS_URL');
 const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
-const databaseName = `arrakis_bench_proxy_${randomBytes(5).toString('hex')}`;
-const databaseUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${databaseName}`;
-  return url.toString();
-})();
-const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
 const dataDir = await mkdtemp(join(tmpdir(), 'arrakis-bench-proxy-'));
-const stopAll = async () => {
-  for (const child of [...started]) await stopChild(child);
-};
-process.once('SIGINT', () => {
-  stopAll().finally(() => process.exit(130));
-});
+log(`${durationMs} ms per measurement`);
 let outcome;
 try {
-  await admin.unsafe(`create database "${databaseName}"`);
-  log(`database ${databaseName} created on ${new URL(serverUrl).host}; ${durationMs} ms per measurement`);
-  outcome = await run({ databaseUrl, redisUrl, dataDir });
+  outcome = await withBenchDatabase(serverUrl, 'arrakis_bench_proxy', (databaseUrl) =>
+    run({ databaseUrl, redisUrl, dataDir }),
+  );
 } finally {
-  await stopAll();
-  await admin.unsafe(`drop database if exists "${databaseName}" with (force)`).catch(() => {});
-  await admin.end();
   await rm(dataDir, { recursive: true, force: true });
 }
 report(outcome, loadAtStart);

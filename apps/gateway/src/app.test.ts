@@ -336,5 +336,23 @@ describe('error shape', () => {
       expect(response.status).toBe(413);
       expect(errorBodySchema.parse(await json(response))).toMatchObject({ error: 'payload_too_large' });
     });
+
+    it('decides by Content-Length when the request declares one (as over HTTP/1.1), and counts a chunked body', async () => {
+      const fixture = await appWithValidatedRoute();
+      const declared = (body: string, headers: Record<string, string>) =>
+        fixture.app.request('/v1/test-validation/acc_1', {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', ...headers },
+        });
+      const small = '{"amountMicro":"1"}';
+      expect((await declared(small, { 'content-length': String(small.length) })).status).toBe(200);
+      const large = JSON.stringify({ amountMicro: '1', pad: 'x'.repeat(requestBodyBytesMax) });
+      const over = await declared(large, { 'content-length': String(large.length) });
+      expect(over.status).toBe(413);
+      expect(errorBodySchema.parse(await json(over))).toMatchObject({ error: 'payload_too_large' });
+      const chunked = await declared(large, { 'transfer-encoding': 'chunked' });
+      expect(chunked.status).toBe(413);
+    });
   });
 });

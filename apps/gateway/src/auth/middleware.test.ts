@@ -17,7 +17,8 @@ import { parseConfig } from '../config.js';
 import type { AuthedEnv } from '../context.js';
 import { makeAppFixture } from '../testing/app-fixture.js';
 import { resolveAuthKeys } from './keys.js';
-import { createAuth } from './middleware.js';
+import { clockToleranceSeconds, createAuth } from './middleware.js';
+import { createVerifiedTokens, verifiedTokenReuseMsMax, verifiedTokensMax } from './verified-tokens.js';
 
 async function expect401(response: Response, code: string): Promise<void> {
   const text = await response.text();
@@ -336,5 +337,111 @@ describe('JWT auth: scopes and key sources', () => {
     } finally {
       await new Promise((r) => jwksServer.close(r));
     }
+  });
+});
+
+describe('JWT auth: verified tokens reused', () => {
+  async function counted(nowMs: { value: number }, maxTokenAgeSeconds = 3600) {
+    const keys = await generateTestKeyPair();
+    const jwks = createLocalJWKSet({ keys: [keys.publicJwk] });
+    let resolved = 0;
+    const auth = createAuth({
+      keys: async (header, token) => {
+        resolved += 1;
+        return jwks(header, token);
+      },
+      issuer: 'arrakis-gateway',
+      algorithms: ['ES256'],
+      maxTokenAgeSeconds,
+      clock: { nowMs: () => nowMs.value },
+    });
+    const mint = (options: { ttlSeconds?: number; iat?: number; claims?: Record<string, unknown> } = {}) =>
+      mintTestToken({
+        privateKey: keys.privateKey,
+        kid: keys.kid,
+        audience: 'arrakis-api',
+        sub: 'alice',
+        iat: Math.floor(nowMs.value / 1000),
+        ...options,
+      });
+    return { auth, mint, resolvedCount: () => resolved };
+  }
+  const code = (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'accepted',
+      (error: { code?: string }) => error.code,
+    );
+
+  it('checks the signature of a token once for the same audiences, and every time for others', async () => {
+    const now = { value: Date.UTC(2026, 11, 6, 12) };
+    const { auth, mint, resolvedCount } = await counted(now);
+    const token = await mint();
+    const first = await auth.verify(token, ['arrakis-api']);
+    expect(await auth.verify(token, ['arrakis-api'])).toBe(first);
+    expect(resolvedCount()).toBe(1);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.scopes)).toBe(true);
+    // Another audience list is another entry: the refusal is jose's, after a signature check.
+    expect(await code(auth.verify(token, ['arrakis-internal']))).toBe('wrong_audience');
+    expect(await code(auth.verify(token, ['arrakis-internal']))).toBe('wrong_audience');
+    expect(resolvedCount()).toBe(3);
+  });
+
+  it('refuses a reused token once it expires or is too old, and checks its signature again past the reuse limit', async () => {
+    const now = { value: Date.UTC(2026, 11, 6, 12) };
+    const { auth, mint, resolvedCount } = await counted(now, 120);
+    const nowSeconds = () => Math.floor(now.value / 1000);
+    // exp + tolerance 15 s away: reused until then, then jose's token_expired.
+    const shortLived = await mint({ ttlSeconds: 10 });
+    await auth.verify(shortLived, ['arrakis-api']);
+    now.value += (10 + clockToleranceSeconds) * 1000 - 1;
+    await auth.verify(shortLived, ['arrakis-api']);
+    expect(resolvedCount()).toBe(1);
+    now.value += 1;
+    expect(await code(auth.verify(shortLived, ['arrakis-api']))).toBe('token_expired');
+    // iat + max age + tolerance 15 s away (exp later): reused until then; from there jose decides (it admits that
+    // last second: an age of max + tolerance), then token_too_old.
+    const aging = await mint({ iat: nowSeconds() - 110, ttlSeconds: 3600 });
+    await auth.verify(aging, ['arrakis-api']);
+    const agingChecks = resolvedCount();
+    now.value += 15_000 - 1;
+    await auth.verify(aging, ['arrakis-api']);
+    expect(resolvedCount()).toBe(agingChecks);
+    now.value += 1;
+    expect(await code(auth.verify(aging, ['arrakis-api']))).toBe('accepted');
+    expect(resolvedCount()).toBe(agingChecks + 1);
+    now.value += 1000;
+    expect(await code(auth.verify(aging, ['arrakis-api']))).toBe('token_too_old');
+    // A fresh token: reused for verifiedTokenReuseMsMax, then its signature is checked again.
+    const fresh = await mint({ ttlSeconds: 3600 });
+    await auth.verify(fresh, ['arrakis-api']);
+    const freshChecks = resolvedCount();
+    now.value += verifiedTokenReuseMsMax - 1;
+    await auth.verify(fresh, ['arrakis-api']);
+    expect(resolvedCount()).toBe(freshChecks);
+    now.value += 1;
+    await auth.verify(fresh, ['arrakis-api']);
+    expect(resolvedCount()).toBe(freshChecks + 1);
+  });
+
+  it('never keeps a refused token, and keeps at most verifiedTokensMax tokens (the oldest goes first)', async () => {
+    const now = { value: Date.UTC(2026, 11, 6, 12) };
+    const { auth, mint, resolvedCount } = await counted(now);
+    const notYet = await mint({ claims: { nbf: Math.floor(now.value / 1000) + 60 } });
+    expect(await code(auth.verify(notYet, ['arrakis-api']))).toBe('token_not_yet_valid');
+    expect(await code(auth.verify(notYet, ['arrakis-api']))).toBe('token_not_yet_valid');
+    expect(resolvedCount()).toBe(2);
+    const verified = createVerifiedTokens();
+    const window = {
+      expiresAtSeconds: now.value / 1000 + 300,
+      issuedAtSeconds: now.value / 1000,
+      notBeforeSeconds: undefined,
+      maxTokenAgeSeconds: 3600,
+      clockToleranceSeconds,
+    };
+    const principal = await auth.verify(await mint(), ['arrakis-api']);
+    for (let i = 0; i <= verifiedTokensMax; i += 1) verified.set(`t${i}`, principal, window, now.value);
+    expect(verified.get('t0', now.value)).toBeUndefined();
+    expect(verified.get('t1', now.value)).toBe(principal);
+    expect(verified.get(`t${verifiedTokensMax}`, now.value)).toBe(principal);
   });
 });

@@ -7,6 +7,7 @@ import { AuthenticationError, GatewayError, InsufficientScopeError } from '../er
 import type { AuthKeyResolver } from './keys.js';
 import { checkRequireAuthOptions, missingScopes, type RequireAuthOptions } from './scopes.js';
 import { scopeCountMax, subjectLengthMax } from './tokens.js';
+import { createVerifiedTokens } from './verified-tokens.js';
 
 export type { RequireAuthOptions } from './scopes.js';
 
@@ -184,7 +185,22 @@ export function createAuth(options: AuthOptions): Auth {
     throw new TypeError(`maxTokenAgeSeconds must be a positive integer, got ${options.maxTokenAgeSeconds}`);
   }
 
+  const verified = createVerifiedTokens();
+
   async function verify(token: string, allowed: readonly Audience[]): Promise<Principal> {
+    const nowMs = options.clock.nowMs();
+    const cacheKey = `${allowed.join(' ')}\n${token}`;
+    const known = verified.get(cacheKey, nowMs);
+    if (known !== undefined) return known;
+    return verifySigned(token, allowed, nowMs, cacheKey);
+  }
+
+  async function verifySigned(
+    token: string,
+    allowed: readonly Audience[],
+    nowMs: number,
+    cacheKey: string,
+  ): Promise<Principal> {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, options.keys, {
         algorithms: [...options.algorithms],
@@ -193,13 +209,28 @@ export function createAuth(options: AuthOptions): Auth {
         maxTokenAge: options.maxTokenAgeSeconds,
         requiredClaims: ['exp', 'iat', 'sub'],
         clockTolerance: clockToleranceSeconds,
-        currentDate: new Date(options.clock.nowMs()),
+        currentDate: new Date(nowMs),
       });
       const typ = protectedHeader.typ;
       if (typ !== undefined && !(tokenTypesAccepted as readonly string[]).includes(typ.toLowerCase())) {
         throw new AuthenticationError('invalid_token', `a token of type ${JSON.stringify(typ)} is not an access token`);
       }
-      return principalFrom(payload, allowed);
+      // Shared by the requests that present the same token: frozen, so none can change another's.
+      const principal = Object.freeze(principalFrom(payload, allowed));
+      Object.freeze(principal.scopes);
+      verified.set(
+        cacheKey,
+        principal,
+        {
+          expiresAtSeconds: payload.exp as number,
+          issuedAtSeconds: payload.iat as number,
+          notBeforeSeconds: payload.nbf,
+          maxTokenAgeSeconds: options.maxTokenAgeSeconds,
+          clockToleranceSeconds,
+        },
+        nowMs,
+      );
+      return principal;
     } catch (error) {
       throw toAuthenticationError(error, allowed, options);
     }
