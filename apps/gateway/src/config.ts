@@ -1,3 +1,4 @@
+import { redisClusterSeedsMax } from '@arrakis/atomic-counter';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { z } from 'zod';
 import { type EconomyConfig, economyConfigFrom } from './economy-config.js';
@@ -62,6 +63,8 @@ export interface GatewayConfig {
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster for the counters (`REDIS_CLUSTER_URLS`); exclusive with `redisUrl`. */
+  redisClusterUrls: string[] | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   nodeEnv: 'development' | 'test' | 'production';
   jwt: {
@@ -160,6 +163,18 @@ const envSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  REDIS_CLUSTER_URLS: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? undefined : value.split(',').map((url) => url.trim())))
+    .refine(
+      (urls) =>
+        urls === undefined ||
+        (urls.length <= redisClusterSeedsMax &&
+          urls.every((url) => URL.canParse(url) && ['redis:', 'rediss:'].includes(new URL(url).protocol))),
+      { message: `expected 1 to ${redisClusterSeedsMax} comma-separated redis:// or rediss:// URLs` },
+    ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   JWT_ISSUER: z.string().trim().min(1).max(256).default('arrakis-gateway'),
@@ -330,6 +345,12 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
         'JWT_PUBLIC_JWK or JWT_JWKS_URL is required when NODE_ENV=production (dev keys are for development only)',
     });
   }
+  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_URLS !== undefined) {
+    issues.push({
+      variable: 'REDIS_CLUSTER_URLS',
+      message: 'set REDIS_URL (one Redis) or REDIS_CLUSTER_URLS, not both',
+    });
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     issues.push({
       variable: 'HTTP_HEADERS_TIMEOUT_MS',
@@ -347,6 +368,7 @@ export function parseConfig(env: Record<string, string | undefined>): GatewayCon
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisClusterUrls: e.REDIS_CLUSTER_URLS,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
     jwt: { issuer: e.JWT_ISSUER, algorithms, maxTokenAgeSeconds: e.JWT_MAX_TOKEN_AGE_SECONDS, keys },

@@ -12,15 +12,17 @@ export const redisKeyPrefix = 'arrakis:';
 export type CounterBackendKind = 'redis' | 'postgres' | 'sqlite';
 
 /**
- * `REDIS_URL` → Redis; else `DATABASE_URL` → Postgres; else embedded SQLite at `DATA_DIR/counters.sqlite`.
+ * `REDIS_URL` or `REDIS_CLUSTER_URLS` → Redis (one server or a cluster); else `DATABASE_URL` → Postgres; else embedded SQLite at `DATA_DIR/counters.sqlite`.
  *
  * @example
  * ```ts
  * counterBackendKind(parseConfig({})); // 'sqlite'
  * ```
  */
-export function counterBackendKind(config: Pick<GatewayConfig, 'redisUrl' | 'databaseUrl'>): CounterBackendKind {
-  if (config.redisUrl !== undefined) return 'redis';
+export function counterBackendKind(
+  config: Pick<GatewayConfig, 'redisUrl' | 'databaseUrl'> & Partial<Pick<GatewayConfig, 'redisClusterUrls'>>,
+): CounterBackendKind {
+  if (config.redisUrl !== undefined || config.redisClusterUrls !== undefined) return 'redis';
   if (config.databaseUrl !== undefined) return 'postgres';
   return 'sqlite';
 }
@@ -37,14 +39,17 @@ export function counterBackendKind(config: Pick<GatewayConfig, 'redisUrl' | 'dat
  * ```
  */
 export async function openCounterBackend(
-  config: Pick<GatewayConfig, 'redisUrl' | 'databaseUrl' | 'dataDir'>,
+  config: Pick<GatewayConfig, 'redisUrl' | 'databaseUrl' | 'dataDir'> &
+    Partial<Pick<GatewayConfig, 'redisClusterUrls'>>,
   clock: Clock,
   onMigrationError: (error: unknown) => void,
 ): Promise<CounterBackend> {
   switch (counterBackendKind(config)) {
     case 'redis': {
       const { redisBackend } = await import('@arrakis/atomic-counter/redis');
-      return redisBackend({ url: config.redisUrl as string, keyPrefix: redisKeyPrefix });
+      return config.redisClusterUrls === undefined
+        ? redisBackend({ url: config.redisUrl as string, keyPrefix: redisKeyPrefix })
+        : redisBackend({ clusterUrls: config.redisClusterUrls, keyPrefix: redisKeyPrefix });
     }
     case 'postgres': {
       const { postgresBackend } = await import('@arrakis/atomic-counter/postgres');

@@ -1,5 +1,6 @@
 export type { MemoryBackendOptions } from './adapters/memory/index.js';
 export { memoryBackend } from './adapters/memory/index.js';
+export { redisClusterSeedsMax } from './adapters/redis/cluster-limits.js';
 export type { CounterErrorCode, SpendCapExceededDetails } from './errors.js';
 export {
   BackendUnavailableError,

@@ -98,6 +98,14 @@ export {
   tamperTokenClaims,
   testTokenTtlSecondsMax,
 } from './jwt.js';
+export type { RedisCluster, StartRedisClusterOptions } from './redis-cluster.js';
+export {
+  redisClusterMastersMax,
+  redisClusterStartMsMax,
+  redisClusterStopMsMax,
+  redisServerAvailable,
+  startRedisCluster,
+} from './redis-cluster.js';
 export type {
   AccountBody,
   BalanceBody,

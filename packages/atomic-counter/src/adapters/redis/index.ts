@@ -1,6 +1,7 @@
 export type { RedisBackendOptions } from './redis-backend.js';
 export {
   redisBackend,
+  redisClusterSeedsMax,
   redisCommandRetriesDefault,
   redisCommandRetriesMax,
   redisCommandTimeoutMsDefault,

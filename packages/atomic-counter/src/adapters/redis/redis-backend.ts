@@ -1,5 +1,4 @@
-import type { Cluster } from 'ioredis';
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { BackendUnavailableError, CounterError, InvalidCounterInputError } from '../../errors.js';
 import type {
   AdvanceOptions,
@@ -10,6 +9,7 @@ import type {
   IncrementOptions,
 } from '../../ports/counter-backend.js';
 import { assertAdvanceOptions, assertAmount, assertExpiry, assertKey, counterValueMax } from '../../validate.js';
+import { redisClusterSeedsMax } from './cluster-limits.js';
 import { advanceLua, getLua, incrementLua } from './scripts.js';
 
 /** Longest `keyPrefix` accepted, in UTF-8 bytes. */
@@ -43,6 +43,7 @@ export const redisReconnectDelayCapMsMax = 60_000;
 export const redisCommandRetriesDefault = 0;
 /** Most `commandRetries` accepted. */
 export const redisCommandRetriesMax = 10;
+export { redisClusterSeedsMax };
 
 /** Options of {@link redisBackend}: exactly one of `client` or `url`. */
 export interface RedisBackendOptions {
@@ -60,6 +61,13 @@ export interface RedisBackendOptions {
    * the timeouts below) and `close()` quits it.
    */
   url?: string;
+  /**
+   * Redis Cluster seed nodes, `redis://` or `rediss://` URLs of some of its masters or replicas (1 to
+   * {@link redisClusterSeedsMax}; the client discovers the others and follows slot moves): the backend opens its
+   * own ioredis `Cluster` with the same fail-fast behaviour and timeouts as for `url`, and `close()` quits it. A
+   * user name and password, when given, must be the same in every URL (one ACL user for the cluster).
+   */
+  clusterUrls?: readonly string[];
   /**
    * Prepended to every key, e.g. `app:counters:`. Default `''`. Every script touches one key only,
    * so the backend is Redis Cluster safe as is; callers that need several counters on one slot
@@ -133,15 +141,12 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       `keyPrefix must be a string of at most ${redisKeyPrefixBytesMax} bytes, got ${JSON.stringify(keyPrefix)}`,
     );
   }
-  if ((options.client === undefined) === (options.url === undefined)) {
-    throw new InvalidCounterInputError('invalid_option', 'exactly one of client or url is required');
+  const sources = [options.client, options.url, options.clusterUrls].filter((given) => given !== undefined);
+  if (sources.length !== 1) {
+    throw new InvalidCounterInputError('invalid_option', 'exactly one of client, url or clusterUrls is required');
   }
-  if (options.url !== undefined && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))) {
-    throw new InvalidCounterInputError(
-      'invalid_option',
-      `url must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
-    );
-  }
+  if (options.url !== undefined) assertRedisUrl('url', options.url);
+  if (options.clusterUrls !== undefined) clusterSeeds(options.clusterUrls);
   const ownsClient = options.client === undefined;
   if (!ownsClient) {
     const given = clientOwnedOptions.filter((name) => options[name] !== undefined);
@@ -181,16 +186,18 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
     redisCommandRetriesMax,
   );
 
+  const failFast = {
+    enableOfflineQueue: false as const,
+    // No ioredis commandTimeout: `send` keeps the deadline, checked after pending replies are read.
+    connectTimeout: connectTimeoutMs,
+    maxRetriesPerRequest: commandRetries,
+  };
+  const retryStrategy = (attempt: number) => redisReconnectDelayMs(attempt, reconnectDelayCapMs);
   const client: Redis | Cluster =
     options.client ??
-    new Redis(options.url as string, {
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      // No ioredis commandTimeout: `send` keeps the deadline, checked after pending replies are read.
-      connectTimeout: connectTimeoutMs,
-      maxRetriesPerRequest: commandRetries,
-      retryStrategy: (attempt: number) => redisReconnectDelayMs(attempt, reconnectDelayCapMs),
-    });
+    (options.clusterUrls === undefined
+      ? new Redis(options.url as string, { enableAutoPipelining: true, ...failFast, retryStrategy })
+      : openCluster(clusterSeeds(options.clusterUrls), failFast, retryStrategy));
   // Connection errors reach callers as rejected commands (BackendUnavailableError); without a
   // listener ioredis would also print every reconnect failure.
   if (ownsClient) client.on('error', () => {});
@@ -200,7 +207,7 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
   // is there: such a call waits for it, up to connectTimeoutMs for the first connection (a process just started),
   // up to commandTimeoutMs for a reconnect (Redis was away: decide fast).
   const connected = ownsClient
-    ? connectionGate(client as Redis, { firstMs: connectTimeoutMs, laterMs: commandTimeoutMs })
+    ? connectionGate(client, { firstMs: connectTimeoutMs, laterMs: commandTimeoutMs })
     : () => undefined;
 
   /** Runs one command: waits for a connection being set up, keeps the deadline, maps failures. */
@@ -351,7 +358,10 @@ const establishing = new Set(['connecting', 'connect']);
  * the wait bound passed — whichever is first: `firstMs` until the client was ready once, then `laterMs`. The
  * command then runs (or fails fast) as usual.
  */
-function connectionGate(client: Redis, waitMs: { firstMs: number; laterMs: number }): () => Promise<void> | undefined {
+function connectionGate(
+  client: Redis | Cluster,
+  waitMs: { firstMs: number; laterMs: number },
+): () => Promise<void> | undefined {
   let pending: Promise<void> | undefined;
   let wasReady = client.status === 'ready';
   client.on('ready', () => {
@@ -375,6 +385,75 @@ function connectionGate(client: Redis, waitMs: { firstMs: number; laterMs: numbe
     });
     return pending;
   };
+}
+
+function assertRedisUrl(field: string, url: unknown): asserts url is string {
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new InvalidCounterInputError(
+      'invalid_option',
+      `${field} must start with redis:// or rediss://, got ${JSON.stringify(url)}`,
+    );
+  }
+}
+
+interface ClusterSeeds {
+  nodes: ClusterNode[];
+  /** Credentials and TLS of every node (from the seed URLs). */
+  redisOptions: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+}
+
+/** The seed nodes of `clusterUrls`, checked: 1..16 redis(s):// URLs with a host, one set of credentials, one scheme. */
+function clusterSeeds(urls: readonly string[]): ClusterSeeds {
+  if (!Array.isArray(urls) || urls.length === 0 || urls.length > redisClusterSeedsMax) {
+    throw new InvalidCounterInputError('invalid_option', `clusterUrls must list 1 to ${redisClusterSeedsMax} URLs`);
+  }
+  const parsed = urls.map((url, index) => {
+    assertRedisUrl(`clusterUrls[${index}]`, url);
+    const { protocol, hostname, port, username, password } = new URL(url);
+    return {
+      protocol,
+      host: hostname.replace(/^\[|\]$/g, ''),
+      port: port === '' ? 6379 : Number(port),
+      username,
+      password,
+    };
+  });
+  const first = parsed[0] as (typeof parsed)[number];
+  const mixed = parsed.find(
+    (node) => node.protocol !== first.protocol || node.username !== first.username || node.password !== first.password,
+  );
+  if (mixed !== undefined) {
+    throw new InvalidCounterInputError('invalid_option', 'clusterUrls must share one scheme, user name and password');
+  }
+  const decode = (text: string) => (text === '' ? undefined : decodeURIComponent(text));
+  const username = decode(first.username);
+  const password = decode(first.password);
+  return {
+    nodes: parsed.map(({ host, port }) => ({ host, port })),
+    redisOptions: {
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  };
+}
+
+/** An ioredis Cluster that fails fast like the client opened from `url` (no offline queue, bounded waits). */
+function openCluster(
+  seeds: ClusterSeeds,
+  failFast: { enableOfflineQueue: false; connectTimeout: number; maxRetriesPerRequest: number },
+  retryStrategy: (attempt: number) => number,
+): Cluster {
+  return new Cluster(seeds.nodes, {
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: retryStrategy,
+    redisOptions: {
+      ...seeds.redisOptions,
+      connectTimeout: failFast.connectTimeout,
+      maxRetriesPerRequest: failFast.maxRetriesPerRequest,
+    },
+  });
 }
 
 function defineCommands(client: Redis | Cluster): void {
