@@ -3,7 +3,9 @@
 // (DATABASE_URL, a fresh database dropped at the end) measured in the same run: the baseline. Issue 12 item 17.
 // RSS is read from /proc/<pid>/status (VmRSS, and VmHWM for the peak) of the `node dist/server.js` child.
 // Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres: the server for the baseline),
-// BENCH_PAIRS (default 2000: reserve+finalize pairs per store, over 4 concurrent clients).
+// BENCH_PAIRS (default 2000: reserve+finalize pairs per store, over 4 concurrent clients; 50000 = 100 000 requests).
+// RSS is also sampled at every tenth of the pairs: `growthAfterWarmupMiB` is the RSS after the load minus the RSS
+// after its first fifth (the warm-up), the answer to "does it keep growing".
 // Prints the figures, then ONE JSON line.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { call, cliToken } from './stack.mjs';
 
 const gatewayDir = fileURLToPath(new URL('../apps/gateway/', import.meta.url));
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -64,27 +67,6 @@ function startGateway(env) {
   });
 }
 
-function cliToken(dataDir, aud, sub, scope) {
-  return new Promise((resolve, reject) => {
-    const args = ['dist/cli.js', 'token', '--aud', aud, '--sub', sub, '--data-dir', dataDir, '--scope', scope];
-    const child = spawn(process.execPath, args, { cwd: gatewayDir, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`token CLI exited ${code}`))));
-  });
-}
-
-async function call(url, token, method, path, body) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
 /** Starts a gateway on `env`, measures RSS at start, after `pairs` reserve+finalize pairs, and after a pause. */
 async function measure(name, env, dataDir) {
   const { child, url } = await startGateway({ DATA_DIR: dataDir, ...env });
@@ -92,7 +74,7 @@ async function measure(name, env, dataDir) {
     await new Promise((r) => setTimeout(r, settleMs));
     const atStart = await residentMiB(child.pid);
     const admin = await cliToken(dataDir, 'arrakis-admin', 'bench-admin', 'admin');
-    const service = await cliToken(dataDir, 'arrakis-internal', 'bench-service', 'admin');
+    const service = await cliToken(dataDir, 'arrakis-internal', 'bench-service');
     const accounts = [];
     for (let i = 0; i < clients; i += 1) {
       const account = await call(url, admin, 'POST', '/v1/accounts', {
@@ -110,11 +92,18 @@ async function measure(name, env, dataDir) {
     const sampler = setInterval(async () => {
       peakDuringMiB = Math.max(peakDuringMiB, (await residentMiB(child.pid).catch(() => ({ rssMiB: 0 }))).rssMiB);
     }, 200);
+    const byTenth = [];
+    let done = 0;
+    const perClient = Math.ceil(pairs / clients);
     await Promise.all(
       accounts.map(async (accountId) => {
-        for (let i = 0; i < Math.ceil(pairs / clients); i += 1) {
+        for (let i = 0; i < perClient; i += 1) {
           const held = await call(url, service, 'POST', '/v1/reservations', { accountId, amountMicro: '1000' });
           await call(url, service, 'POST', `/v1/reservations/${held.id}/finalize`, { actualCostMicro: '700' });
+          done += 1;
+          if (done % Math.max(1, Math.round((perClient * clients) / 10)) === 0) {
+            byTenth.push((await residentMiB(child.pid)).rssMiB);
+          }
         }
       }),
     );
@@ -129,6 +118,8 @@ async function measure(name, env, dataDir) {
       steadyMiB: steady.rssMiB,
       peakMiB: steady.peakMiB,
       pairsPerSecond: Math.round(pairs / seconds),
+      rssByTenthMiB: byTenth,
+      growthAfterWarmupMiB: byTenth.length >= 2 ? afterLoad.rssMiB - (byTenth[1] ?? byTenth[0]) : null,
     };
     log(`${name}: ${JSON.stringify(figures)}`);
     return figures;
