@@ -1,6 +1,8 @@
 export type { RedisBackendOptions } from './redis-backend.js';
 export {
   redisBackend,
+  redisBatchOpsDefault,
+  redisBatchOpsMax,
   redisClusterSeedsMax,
   redisCommandRetriesDefault,
   redisCommandRetriesMax,

@@ -9,8 +9,9 @@ import type {
   IncrementOptions,
 } from '../../ports/counter-backend.js';
 import { assertAdvanceOptions, assertAmount, assertExpiry, assertKey, counterValueMax } from '../../validate.js';
+import { createBatcher } from './batch.js';
 import { redisClusterSeedsMax } from './cluster-limits.js';
-import { advanceLua, getLua, incrementLua } from './scripts.js';
+import { advanceBatchLua, advanceLua, getLua, incrementBatchLua, incrementLua } from './scripts.js';
 
 /** Longest `keyPrefix` accepted, in UTF-8 bytes. */
 export const redisKeyPrefixBytesMax = 256;
@@ -44,6 +45,10 @@ export const redisCommandRetriesDefault = 0;
 /** Most `commandRetries` accepted. */
 export const redisCommandRetriesMax = 10;
 export { redisClusterSeedsMax };
+/** Calls coalesced into one script call by default (`batchOpsMax`). */
+export const redisBatchOpsDefault = 256;
+/** Largest `batchOpsMax`. */
+export const redisBatchOpsMax = 1024;
 
 /** Options of {@link redisBackend}: exactly one of `client` or `url`. */
 export interface RedisBackendOptions {
@@ -95,10 +100,19 @@ export interface RedisBackendOptions {
    * 0 to {@link redisCommandRetriesMax}. Default 0.
    */
   commandRetries?: number;
+  /**
+   * Most increments (and, separately, advances) made in one turn of the event loop that go to Redis as one script
+   * call: each keeps its own reply or error and they run in call order, atomically together. 1 to
+   * {@link redisBatchOpsMax}; 1 sends every call alone. Default {@link redisBatchOpsDefault}. Always 1 on a
+   * Cluster (the keys of one turn live on different slots).
+   */
+  batchOpsMax?: number;
 }
 
 interface CounterCommands {
   arrakisCounterIncrement(key: string, by: string, mode: string, at: string, valueMax: string): Promise<string>;
+  arrakisCounterIncrementBatch(keyCount: number, ...keysThenArgs: string[]): Promise<string[]>;
+  arrakisCounterAdvanceBatch(keyCount: number, ...keysThenArgs: string[]): Promise<string[]>;
   arrakisCounterAdvance(
     key: string,
     by: string,
@@ -221,21 +235,42 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
     }
   }
 
+  const isCluster = (client as { isCluster?: boolean }).isCluster === true;
+  const batchOpsMax = isCluster
+    ? 1
+    : integerOption('batchOpsMax', options.batchOpsMax, redisBatchOpsDefault, 1, redisBatchOpsMax);
+  const failed = (message: string) => new BackendUnavailableError('redis', new Error(message));
+  const incrementCall = createBatcher(
+    {
+      one: (key, [by, mode, at, valueMax]) =>
+        send(() => redis.arrakisCounterIncrement(key, by as string, mode as string, at as string, valueMax as string)),
+      many: (keys, args) => send(() => redis.arrakisCounterIncrementBatch(keys.length, ...keys, ...args)),
+      failed,
+    },
+    batchOpsMax,
+  );
+  const advanceCall = createBatcher(
+    {
+      one: (key, [by, max, at, mode, floor]) =>
+        send(() => redis.arrakisCounterAdvance(key, by as string, max as string, at as string, mode as string, floor)),
+      many: (keys, args) => send(() => redis.arrakisCounterAdvanceBatch(keys.length, ...keys, ...args)),
+      failed,
+    },
+    batchOpsMax,
+  );
+
   return {
     name: 'redis',
     async increment(key: string, by: bigint, opts: IncrementOptions): Promise<bigint> {
       assertKey(key);
       assertAmount('by', by);
       assertExpiry(opts);
-      const value = await send(() =>
-        redis.arrakisCounterIncrement(
-          keyPrefix + key,
-          by.toString(),
-          opts.ttlMs !== undefined ? 'PX' : 'PXAT',
-          String(opts.ttlMs ?? opts.expiresAtMs),
-          valueMaxArg,
-        ),
-      );
+      const value = await incrementCall(keyPrefix + key, [
+        by.toString(),
+        opts.ttlMs !== undefined ? 'PX' : 'PXAT',
+        String(opts.ttlMs ?? opts.expiresAtMs),
+        valueMaxArg,
+      ]);
       if (value === '-1') {
         throw new InvalidCounterInputError('invalid_amount', `increment would take "${key}" past ${counterValueMax}`, {
           details: { key, by: by.toString() },
@@ -251,12 +286,8 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
       const max = opts.max.toString();
       const at = String(opts.ttlMs ?? opts.expiresAtMs);
       const setMode = opts.expiry === 'keep' ? keepModes[mode] : mode;
-      const floor = opts.floor;
-      const reply = await send(() =>
-        floor === undefined || floor === 0n
-          ? redis.arrakisCounterAdvance(keyPrefix + key, by, max, at, setMode)
-          : redis.arrakisCounterAdvance(keyPrefix + key, by, max, at, setMode, floor.toString()),
-      );
+      const floor = opts.floor === undefined ? '0' : opts.floor.toString();
+      const reply = await advanceCall(keyPrefix + key, [by, max, at, setMode, floor]);
       const first = reply.indexOf(' ');
       const second = reply.indexOf(' ', first + 1);
       const expiresAtMs = Number(reply.slice(second + 1));
@@ -462,6 +493,14 @@ function defineCommands(client: Redis | Cluster): void {
     ['arrakisCounterAdvance', advanceLua, false],
     ['arrakisCounterGet', getLua, true],
   ];
+  const batches: [name: string, lua: string][] = [
+    ['arrakisCounterIncrementBatch', incrementBatchLua],
+    ['arrakisCounterAdvanceBatch', advanceBatchLua],
+  ];
+  for (const [name, lua] of batches) {
+    // No numberOfKeys: the key count is the first argument of each call.
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') client.defineCommand(name, { lua });
+  }
   for (const [name, lua, readOnly] of scripts) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
       client.defineCommand(name, { lua, numberOfKeys: 1, readOnly });
