@@ -25,7 +25,9 @@ describe.skipIf(!databaseUrl)('the Postgres ledger database (needs DATABASE_URL)
     const { account } = await ledger.createAccount({ entityType: 'user', entityId: 'prepared-reads' });
     const byId = () => handle.db.select().from(accounts).where(eq(accounts.id, account.id));
     expect(await byId()).toHaveLength(1);
-    const selectText = (await preparedTexts()).filter((text) => text.startsWith('select') && text.includes('"accounts"'));
+    const selectText = (await preparedTexts()).filter(
+      (text) => text.startsWith('select') && text.includes('"accounts"'),
+    );
     expect(selectText).toHaveLength(1);
     // The same text again reuses the statement; a transaction's drizzle statements are prepared too.
     expect(await byId()).toHaveLength(1);
