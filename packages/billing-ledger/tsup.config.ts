@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     money: 'src/money/index.ts',
+    limits: 'src/limits.ts',
     postgres: 'src/db/postgres.ts',
     pglite: 'src/db/pglite.ts',
     hono: 'src/hono/index.ts',
@@ -15,6 +16,7 @@ export default defineConfig({
     entry: {
       index: 'src/index.ts',
       money: 'src/money/index.ts',
+      limits: 'src/limits.ts',
       postgres: 'src/db/postgres.ts',
       pglite: 'src/db/pglite.ts',
       hono: 'src/hono/index.ts',

@@ -2,7 +2,8 @@
  * @arrakis/billing-ledger — prepaid credits in lots with holds (reserve → finalize | release), an append-only
  * journal, idempotency and an event outbox, on Postgres (`@arrakis/billing-ledger/postgres`) or embedded PGlite
  * (`@arrakis/billing-ledger/pglite`). Money helpers are also at `@arrakis/billing-ledger/money`; the Hono
- * `meter()` middleware at `@arrakis/billing-ledger/hono`.
+ * `meter()` middleware at `@arrakis/billing-ledger/hono`. Every input and size limit is also at
+ * `@arrakis/billing-ledger/limits`.
  */
 
 export { spendPeriodStarts } from './caps/spend-caps.js';
@@ -31,7 +32,6 @@ export {
   revenueRuleStatuses,
 } from './db/schema.js';
 export type { ChargeTerms } from './distribution/distribute.js';
-export { distributionsPerWriteMax } from './distribution/distribute.js';
 export { poolOrder, reverseShares, splitCharge, systemPoolAccounts } from './distribution/shares.js';
 export type {
   InsufficientCreditsDetails,
@@ -80,81 +80,50 @@ export {
 } from './errors.js';
 export { LedgerInvariantError } from './ledger/assert.js';
 export type { LedgerFaults } from './ledger/context.js';
-export { cursorLengthMax, paymentCursorLengthMax } from './ledger/cursor.js';
 export type { CreateLedgerOptions, Ledger } from './ledger/ledger.js';
+export { createLedger } from './ledger/ledger.js';
+export { generalPoolId } from './ledger/lots.js';
+export { eventsHorizonPollMs, eventsHorizonWaitMsMax } from './ledger/reads.js';
+export { sweepEntriesPerAccountMax } from './ledger/sweep.js';
+export { isStorableText, isSystemEntityType, systemEntityType } from './ledger/validate.js';
+export { verifyPageSizeMax, verifyPagesPerQueryMax } from './ledger/verify.js';
 export {
-  createLedger,
+  amountMicroMax,
+  creditPacksMax,
+  cursorLengthMax,
+  dimensionLengthMax,
+  dimensionPattern,
+  distributionsPerWriteMax,
+  duePaymentsBatchSizeMax,
+  entriesPageSizeDefault,
+  entriesPageSizeMax,
+  eventsPageSizeDefault,
+  eventsPageSizeMax,
+  expiresAtMsMax,
+  externalIdLengthMax,
+  externalIdPattern,
   holdTtlMsDefault,
   holdTtlMsLimitMax,
   holdTtlMsMaxDefault,
-  idempotencyTtlMsDefault,
-  idempotencyTtlMsMax,
-  retryCountDefault,
-  retryCountLimitMax,
-} from './ledger/ledger.js';
-export { generalPoolId } from './ledger/lots.js';
-export {
-  entriesPageSizeDefault,
-  entriesPageSizeMax,
-  eventsHorizonPollMs,
-  eventsHorizonWaitMsMax,
-  eventsPageSizeDefault,
-  eventsPageSizeMax,
-} from './ledger/reads.js';
-export { lotsPerHoldMax } from './ledger/reserve.js';
-export {
+  idempotencyKeyLengthMax,
+  idempotencyKeyPattern,
   idempotencySweepBatchSizeDefault,
   idempotencySweepBatchSizeMax,
-  sweepBatchSizeDefault,
-  sweepBatchSizeMax,
-  sweepEntriesPerAccountMax,
-} from './ledger/sweep.js';
-export {
-  idempotencyKeyLengthMax,
+  idempotencyTtlMsDefault,
+  idempotencyTtlMsMax,
   idLengthMax,
-  isStorableText,
-  isSystemEntityType,
+  idPattern,
+  lotsPerHoldMax,
   memoLengthMax,
-  systemEntityType,
-} from './ledger/validate.js';
-export { verifyPageSizeMax, verifyPagesPerQueryMax, verifyViolationsMax } from './ledger/verify.js';
-export { holdFor, parseUsage, priceUsage } from './meters/pricing.js';
-export type { Meter, MeterInput, MeterUnitPrice, Pricing, PricingLine, UnitPrice, Usage } from './meters/types.js';
-export {
   metersListMax,
+  meterTtlMsMax,
   meterTtlSecondsMax,
   meterVersionsListMax,
-  perUnitsMax,
-  unitPricesPerMeterMax,
-  usageUnitsLimitMax,
-  usageUnitsMaxDefault,
-} from './meters/types.js';
-export type { MicroBounds } from './money/index.js';
-export {
-  amountMicroMax,
-  bpsTotal,
-  formatMicro,
-  microPerUsd,
-  microToUsd,
-  parseMicro,
-  splitBps,
-  splitPartsMax,
-  usdStringLengthMax,
-  usdToMicro,
-  wireAmountLengthMax,
-} from './money/index.js';
-export type { CreditPack, CreditPackCatalog, CreditPackConfig } from './packs/catalog.js';
-export {
-  createCreditPackCatalog,
-  creditPacksMax,
-  defaultCreditPacks,
-  packCreditsMicro,
+  nameLengthMax,
+  namePattern,
   packCreditsMicroMin,
   packLotTtlMsMax,
-} from './packs/catalog.js';
-export { creditPaymentMemo } from './packs/payment-credit.js';
-export {
-  duePaymentsBatchSizeMax,
+  paymentCursorLengthMax,
   paymentFailureMessageLengthMax,
   paymentFieldLengthMax,
   paymentJsonBytesMax,
@@ -164,19 +133,42 @@ export {
   paymentsPageSizeDefault,
   paymentsPageSizeMax,
   paymentValidBeforeMax,
-} from './packs/payment-limits.js';
+  perUnitsMax,
+  retryCountDefault,
+  retryCountLimitMax,
+  ruleActorLengthMax,
+  ruleAuditEntriesMax,
+  ruleCooldownMsDefault,
+  ruleCooldownMsMax,
+  ruleNameLengthMax,
+  rulesPageSizeDefault,
+  rulesPageSizeMax,
+  ruleTextLengthMax,
+  splitPartsMax,
+  sweepBatchSizeDefault,
+  sweepBatchSizeMax,
+  unitPricesPerMeterMax,
+  usageUnitsLimitMax,
+  usageUnitsMaxDefault,
+  usdStringLengthMax,
+  verifyViolationsMax,
+  wireAmountLengthMax,
+  wireHoldTtlMsMax,
+  wireIdLengthMax,
+  wireTtlSecondsMax,
+} from './limits.js';
+export { holdFor, parseUsage, priceUsage } from './meters/pricing.js';
+export type { Meter, MeterInput, MeterUnitPrice, Pricing, PricingLine, UnitPrice, Usage } from './meters/types.js';
+export type { MicroBounds } from './money/index.js';
+export { bpsTotal, formatMicro, microPerUsd, microToUsd, parseMicro, splitBps, usdToMicro } from './money/index.js';
+export type { CreditPack, CreditPackCatalog, CreditPackConfig } from './packs/catalog.js';
+export { createCreditPackCatalog, defaultCreditPacks, packCreditsMicro } from './packs/catalog.js';
+export { creditPaymentMemo } from './packs/payment-credit.js';
 export { purchaseSourceType, settleErrorCode } from './packs/purchase.js';
 export type { Clock } from './ports/clock.js';
 export { ManualClock, systemClock } from './ports/clock.js';
 export type { EffectiveRule } from './rules/effective.js';
-export {
-  activationBatchesMax,
-  revenueRuleEventTypes,
-  revenueRuleLockKey,
-  ruleCooldownMsDefault,
-  ruleCooldownMsMax,
-} from './rules/governance.js';
-export { ruleAuditEntriesMax, rulesPageSizeDefault, rulesPageSizeMax } from './rules/reads.js';
+export { activationBatchesMax, revenueRuleEventTypes, revenueRuleLockKey } from './rules/governance.js';
 export type {
   ActivateDueRulesResult,
   ListRulesOptions,
@@ -188,7 +180,7 @@ export type {
   RuleActionInput,
   RuleReasonedActionInput,
 } from './rules/types.js';
-export { ruleActorLengthMax, ruleNameLengthMax, ruleTextLengthMax, systemActor } from './rules/validate.js';
+export { systemActor } from './rules/validate.js';
 export type {
   Account,
   Balance,

@@ -4,7 +4,7 @@ import type { Account, Ledger, Usage } from '@arrakis/billing-ledger';
 import type { Principal } from '../context.js';
 import { RequestValidationError } from '../errors.js';
 import { accountFor } from '../routes/accounts.js';
-import { ledgerIdPattern } from '../routes/ledger-schemas.js';
+import { ledgerIdMessage, ledgerIdPattern } from '../routes/ledger-schemas.js';
 import type { UpstreamConfig } from '../upstreams-config.js';
 import { ProxyError } from './errors.js';
 import { forwardedPathLengthMax } from './limits.js';
@@ -74,7 +74,7 @@ export async function callAccount(ledger: Ledger, principal: Principal, header: 
   if (header !== undefined) {
     if (!ledgerIdPattern.test(header)) {
       throw new RequestValidationError('header', [
-        { path: accountIdHeader, message: 'expected 1-128 characters of A-Z a-z 0-9 _ . : -', code: 'invalid_string' },
+        { path: accountIdHeader, message: ledgerIdMessage, code: 'invalid_string' },
       ]);
     }
     return accountFor(ledger, principal, header);

@@ -1,4 +1,12 @@
-import { type Account, AccountNotFoundError, type Ledger } from '@arrakis/billing-ledger';
+import {
+  type Account,
+  AccountNotFoundError,
+  entriesPageSizeDefault,
+  entriesPageSizeMax,
+  externalIdLengthMax,
+  isSystemEntityType,
+  type Ledger,
+} from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
 import { adminNeedsAnyScope, adminReadScopeNote } from '../auth/scopes.js';
 import type { Principal } from '../context.js';
@@ -15,7 +23,6 @@ import {
   cursorSchema,
   EntryPageSchema,
   entityIdPattern,
-  entriesPageLimitMax,
   entryBody,
   GrantResultSchema,
   grantReasonLengthMax,
@@ -25,7 +32,6 @@ import {
   ledgerNameSchema,
   lotBody,
   pageLimitSchema,
-  reservedEntityTypes,
   UtcTimeSchema,
   writeOptions,
 } from './ledger-schemas.js';
@@ -51,13 +57,14 @@ const conflictResponse = {
 const CreateAccountBodySchema = z
   .object({
     entityType: ledgerNameSchema('user')
-      .refine((value) => !reservedEntityTypes.includes(value), {
-        message: `entity types ${reservedEntityTypes.join(', ')} are reserved for the ledger's own accounts`,
+      .refine((value) => !isSystemEntityType(value), {
+        message:
+          "entity types system, system.*, system:*, system-* and system_* are reserved for the ledger's own accounts",
       })
       .openapi({ example: 'user' }),
     entityId: z
       .string()
-      .regex(entityIdPattern, 'expected 1-255 visible ASCII characters')
+      .regex(entityIdPattern, `expected 1-${externalIdLengthMax} visible ASCII characters`)
       .openapi({ example: 'alice', description: "For `user` accounts: the user's token `sub`." }),
   })
   .strict()
@@ -82,7 +89,7 @@ const GrantBodySchema = z
 
 const EntriesQuerySchema = z.object({
   cursor: cursorSchema('cursor'),
-  limit: pageLimitSchema(entriesPageLimitMax, 50),
+  limit: pageLimitSchema(entriesPageSizeMax, entriesPageSizeDefault),
 });
 
 const LotsQuerySchema = z.object({

@@ -1,10 +1,14 @@
+import { eventsPageSizeDefault, eventsPageSizeMax } from '@arrakis/billing-ledger';
 import { createRoute, z } from '@hono/zod-openapi';
 import { adminNeedsAnyScope } from '../auth/scopes.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
-import { cursorSchema, EventPageSchema, eventBody, eventsPageLimitMax, pageLimitSchema } from './ledger-schemas.js';
+import { cursorSchema, EventPageSchema, eventBody, pageLimitSchema } from './ledger-schemas.js';
 import { authErrorResponses, ErrorBodySchema } from './schemas.js';
 
-const EventsQuerySchema = z.object({ after: cursorSchema('after'), limit: pageLimitSchema(eventsPageLimitMax, 100) });
+const EventsQuerySchema = z.object({
+  after: cursorSchema('after'),
+  limit: pageLimitSchema(eventsPageSizeMax, eventsPageSizeDefault),
+});
 
 /**
  * Registers `GET /v1/events?after&limit`: the ledger's outbox of economic events (`lot.minted`,

@@ -5,7 +5,7 @@ import type { AnchorAuditRecord, AnchorInput, AnchorRecord, RotationRecord } fro
 import { rotationReasonLengthMax, uint256Max } from '@arrakis/identity-trust';
 import { z } from '@hono/zod-openapi';
 import { freeTextSchema } from './free-text.js';
-import { ledgerIdPattern } from './ledger-schemas.js';
+import { ledgerIdMessage, ledgerIdPattern } from './ledger-schemas.js';
 
 /** Longest SIWE message accepted on the wire, in characters. */
 export const siweMessageLengthMax = 4096;
@@ -85,7 +85,7 @@ export const RotationRequestBodySchema = z
 /** Body of `POST /api/internal/verify-anchor`. */
 export const VerifyAnchorBodySchema = z
   .object({
-    accountId: z.string().regex(ledgerIdPattern, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -'),
+    accountId: z.string().regex(ledgerIdPattern, ledgerIdMessage),
     anchor: z
       .string()
       .max(80)

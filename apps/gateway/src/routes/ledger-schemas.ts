@@ -16,9 +16,19 @@ import type {
 import {
   billingModes,
   buckets,
+  cursorLengthMax,
+  dimensionPattern,
   distributionKinds,
   entryKinds,
+  externalIdPattern,
+  holdTtlMsMaxDefault,
   InvalidAmountError,
+  idempotencyKeyLengthMax,
+  idempotencyKeyPattern,
+  idLengthMax,
+  idPattern,
+  nameLengthMax,
+  namePattern,
   reservationStatuses,
   revenuePools,
   unitPricesPerMeterMax,
@@ -28,31 +38,25 @@ import { z } from '@hono/zod-openapi';
 import type { Principal } from '../context.js';
 import { ForbiddenError } from '../errors.js';
 
-// The rules below are the ledger's own (packages/billing-ledger/src/ledger/validate.ts), checked at the edge so a
-// bad value is a 400 `validation_failed` naming the field before the ledger is called.
+// The rules below are the ledger's own, imported from its limits (`@arrakis/billing-ledger/limits`, also at the root)
+// and checked at the edge so a bad value is a 400 `validation_failed` naming the field before the ledger is called.
 
-/** Ids of accounts, lots and reservations: 1–128 characters of `A-Z a-z 0-9 _ . : -`. */
-export const ledgerIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
-/** Pool ids and entity types: 1–64 characters of lower-case `a-z 0-9 _ . : -`, starting with a letter or digit. */
-export const ledgerNamePattern = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
-/** `entityId`: 1–255 visible ASCII characters (no spaces or control characters). */
-export const entityIdPattern = /^[\x21-\x7e]{1,255}$/;
-/** Entity types reserved for accounts the ledger creates itself. */
-export const reservedEntityTypes: readonly string[] = ['system'];
-/** `Idempotency-Key`: 1–255 visible ASCII characters. */
-export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
-/** Longest cursor accepted on the wire. */
-export const cursorLengthMax = 64;
-/** Cursors are opaque base64url strings of at most 64 characters. */
-export const cursorPattern = /^[A-Za-z0-9_-]{1,64}$/;
-/** Largest page (`limit`) of entries (the ledger's maximum); 50 when not given. */
-export const entriesPageLimitMax = 200;
-/** Largest page (`limit`) of events (the ledger's maximum); 100 when not given. */
-export const eventsPageLimitMax = 1000;
-/** Longest grant `reason`. */
+/** Ids of accounts, lots and reservations: the ledger's `idPattern` (1–128 characters of `A-Z a-z 0-9 _ . : -`). */
+export const ledgerIdPattern: RegExp = idPattern;
+/** Pool ids and entity types: the ledger's `namePattern` (1–64 of `a-z 0-9 _ . : -`, a letter or digit first). */
+export const ledgerNamePattern: RegExp = namePattern;
+/** `entityId`: the ledger's `externalIdPattern` (1–255 visible ASCII characters: no spaces or control characters). */
+export const entityIdPattern: RegExp = externalIdPattern;
+/** The 400 message of an id that breaks {@link ledgerIdPattern}. */
+export const ledgerIdMessage = `expected 1-${idLengthMax} characters of A-Z a-z 0-9 _ . : -`;
+/** The 400 message of a name that breaks {@link ledgerNamePattern}. */
+export const ledgerNameMessage = `expected 1-${nameLengthMax} characters of a-z 0-9 _ . : - starting with a letter or digit`;
+/** Cursors are opaque base64url strings of at most the ledger's `cursorLengthMax` (64) characters. */
+export const cursorPattern = new RegExp(`^[A-Za-z0-9_-]{1,${cursorLengthMax}}$`);
+/** Longest grant `reason`: the gateway's own (the ledger's memo, `grant by <sub>: <reason>`, takes up to 1000). */
 export const grantReasonLengthMax = 500;
-/** Longest hold asked for with `ttlSeconds`: one day (the ledger's maximum). */
-export const holdTtlSecondsMax = 86_400;
+/** Longest hold asked for with `ttlSeconds`: one day, the ledger's `holdTtlMsMaxDefault` (the gateway's ledger keeps it). */
+export const holdTtlSecondsMax = holdTtlMsMaxDefault / 1000;
 
 const microExample = '1500000';
 
@@ -95,10 +99,7 @@ export function amountMicroSchema(field: string, bounds: { min?: bigint } = {}) 
  * ```
  */
 export function ledgerIdSchema(example: string) {
-  return z
-    .string()
-    .regex(ledgerIdPattern, 'expected 1-128 characters of A-Z a-z 0-9 _ . : -')
-    .openapi({ example, pattern: ledgerIdPattern.source });
+  return z.string().regex(ledgerIdPattern, ledgerIdMessage).openapi({ example, pattern: ledgerIdPattern.source });
 }
 
 /**
@@ -110,10 +111,7 @@ export function ledgerIdSchema(example: string) {
  * ```
  */
 export function ledgerNameSchema(example: string) {
-  return z
-    .string()
-    .regex(ledgerNamePattern, 'expected 1-64 characters of a-z 0-9 _ . : - starting with a letter or digit')
-    .openapi({ example, pattern: ledgerNamePattern.source });
+  return z.string().regex(ledgerNamePattern, ledgerNameMessage).openapi({ example, pattern: ledgerNamePattern.source });
 }
 
 /**
@@ -129,7 +127,9 @@ export function idParamSchema(example: string) {
 }
 
 /**
- * The `Idempotency-Key` header every POST accepts: 1–255 visible ASCII characters (400 otherwise).
+ * The `Idempotency-Key` header every POST accepts: the ledger's rule, `idempotencyKeyPattern` (1–255 printable ASCII
+ * characters, spaces included; 400 otherwise). HTTP trims a header value, so a key never starts or ends with a space
+ * here.
  *
  * @example
  * ```ts
@@ -139,7 +139,7 @@ export function idParamSchema(example: string) {
 export const IdempotencyHeaderSchema = z.object({
   'idempotency-key': z
     .string()
-    .regex(idempotencyKeyPattern, 'expected 1-255 visible ASCII characters')
+    .regex(idempotencyKeyPattern, `expected 1-${idempotencyKeyLengthMax} printable ASCII characters`)
     .optional()
     .openapi({
       param: { name: 'idempotency-key', in: 'header' },
@@ -149,9 +149,8 @@ export const IdempotencyHeaderSchema = z.object({
     }),
 });
 
-/** Longest idempotency scope the ledger takes (1–255 printable ASCII characters). */
-export const idempotencyScopeLengthMax = 255;
-const printableAscii = /^[\x20-\x7e]+$/;
+/** Longest idempotency scope the ledger takes: a scope follows the key rule (`idempotencyKeyPattern`). */
+export const idempotencyScopeLengthMax = idempotencyKeyLengthMax;
 
 /**
  * Whose idempotency keys a request's are: `<audience>:<sub>` of its token, so two callers using the same
@@ -165,7 +164,7 @@ const printableAscii = /^[\x20-\x7e]+$/;
  */
 export function idempotencyScopeOf(principal: Pick<Principal, 'audience' | 'sub'>): string {
   const scope = `${principal.audience}:${principal.sub}`;
-  if (scope.length <= idempotencyScopeLengthMax && printableAscii.test(scope)) return scope;
+  if (idempotencyKeyPattern.test(scope)) return scope;
   return `${principal.audience}:sha256:${createHash('sha256').update(principal.sub, 'utf8').digest('hex')}`;
 }
 
@@ -187,8 +186,6 @@ export function writeOptions(
   return key === undefined ? { idempotencyScope } : { idempotencyKey: key, idempotencyScope };
 }
 
-/** A usage dimension: 1–64 of `a-z 0-9 _`, starting with a letter (the ledger's rule). */
-export const dimensionPattern = /^[a-z][a-z0-9_]{0,63}$/;
 /** Units as a digit string: canonical base-10, at most 20 digits (the ledger bounds each by its `unitsMax`). */
 export const unitsDigitsPattern = /^(0|[1-9][0-9]{0,19})$/;
 

@@ -2,6 +2,7 @@
 // config), the meter version answered by every meter route, and the functions between them and the ledger's types.
 import {
   billingModes,
+  dimensionPattern,
   type Meter,
   type MeterInput,
   meterTtlSecondsMax,
@@ -11,7 +12,7 @@ import {
 } from '@arrakis/billing-ledger';
 import { formatMicro } from '@arrakis/billing-ledger/money';
 import { z } from '@hono/zod-openapi';
-import { amountMicroSchema, dimensionPattern, ledgerNameSchema, UtcTimeSchema } from './ledger-schemas.js';
+import { amountMicroSchema, ledgerNameSchema, UtcTimeSchema } from './ledger-schemas.js';
 
 /** A positive bigint as a canonical digit string (no sign, leading zero, exponent or decimals). */
 const positiveDigitsPattern = /^[1-9][0-9]{0,15}$/;

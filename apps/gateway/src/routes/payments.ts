@@ -1,6 +1,11 @@
 // `GET /v1/payments` and `GET /v1/payments/{id}`: the operator's view of the payment records (two-phase x402
 // purchases: verified → settling → settled → credited, or failed).
-import type { PaymentView } from '@arrakis/billing-ledger';
+import {
+  type PaymentView,
+  paymentCursorLengthMax,
+  paymentsPageSizeDefault,
+  paymentsPageSizeMax,
+} from '@arrakis/billing-ledger';
 import type { PaymentStatus } from '@arrakis/x402';
 import { createRoute, z } from '@hono/zod-openapi';
 import { adminNeedsAnyScope } from '../auth/scopes.js';
@@ -8,11 +13,9 @@ import type { GatewayApp, RouteContext } from '../deps.js';
 import { pageLimitSchema } from './ledger-schemas.js';
 import { authErrorResponses, ErrorBodySchema } from './schemas.js';
 
-/** Most payments on one page. */
-export const paymentsPageLimitMax = 500;
 const paymentKeyPattern = /^[A-Za-z0-9_.:-]{1,255}$/;
 /** A payments cursor (the ledger's are longer than the other lists': they carry a time and an id). */
-const paymentCursorPattern = /^[A-Za-z0-9_-]{1,256}$/;
+const paymentCursorPattern = new RegExp(`^[A-Za-z0-9_-]{1,${paymentCursorLengthMax}}$`);
 /** The states of a payment record, in lifecycle order (x402's `paymentStatuses`; a test holds them equal). */
 export const paymentStatusValues = [
   'verified',
@@ -76,10 +79,10 @@ const PaymentsQuerySchema = z.object({
     .openapi({ param: { name: 'status', in: 'query' }, description: 'Only payments in this state.' }),
   cursor: z
     .string()
-    .regex(paymentCursorPattern, 'expected an opaque cursor of at most 256 characters')
+    .regex(paymentCursorPattern, `expected an opaque cursor of at most ${paymentCursorLengthMax} characters`)
     .optional()
     .openapi({ param: { name: 'cursor', in: 'query' }, description: 'The `nextCursor` of the previous page.' }),
-  limit: pageLimitSchema(paymentsPageLimitMax, 50),
+  limit: pageLimitSchema(paymentsPageSizeMax, paymentsPageSizeDefault),
 });
 
 const PaymentParamsSchema = z.object({

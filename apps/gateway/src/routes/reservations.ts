@@ -3,6 +3,7 @@ import {
   type FinalizeInput,
   type FinalizeResult,
   holdFor,
+  holdTtlMsDefault,
   type Ledger,
   priceUsage,
   type Reservation,
@@ -53,7 +54,10 @@ const ReserveBodySchema = z
       .min(1)
       .max(holdTtlSecondsMax)
       .optional()
-      .openapi({ example: 300, description: `Raw hold: lifetime, 1-${holdTtlSecondsMax} s (default 300).` }),
+      .openapi({
+        example: 300,
+        description: `Raw hold: lifetime, 1-${holdTtlSecondsMax} s (default ${holdTtlMsDefault / 1000}).`,
+      }),
     billingMode: z.enum(billingModes).optional().openapi({
       description:
         'Raw hold: what finalize does with a cost above the hold: `live` (default) charges the hold and records the overrun; `soft` also charges the excess from other credit; `shadow` charges nothing and records what would have been charged.',

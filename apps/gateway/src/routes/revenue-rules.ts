@@ -1,6 +1,7 @@
 // Revenue rule governance over HTTP (DESIGN.md §7): admins propose, submit, approve (four-eyes), reject and
 // emergency-activate rules, and read them (as of now) with their audit trail. The acting admin is the token's `sub`.
 import {
+  bpsTotal,
   type RevenueRule,
   type RevenueRuleAuditEntry,
   revenueRuleStatuses,
@@ -33,8 +34,8 @@ const bps = (description: string) =>
     .number()
     .int()
     .min(0)
-    .max(10_000)
-    .openapi({ example: 2500, description: `${description} (basis points, 0-10000).` });
+    .max(bpsTotal)
+    .openapi({ example: 2500, description: `${description} (basis points, 0-${bpsTotal}).` });
 
 /** A revenue rule on the wire (OpenAPI component `RevenueRule`). */
 export const RevenueRuleSchema = z

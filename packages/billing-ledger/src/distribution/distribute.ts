@@ -11,12 +11,10 @@ import { assert } from '../ledger/assert.js';
 import type { Tx } from '../ledger/context.js';
 import { newId } from '../ledger/ids.js';
 import type { AccountWork, CteParam, CteRows } from '../ledger/work.js';
+import { distributionsPerWriteMax } from '../limits.js';
 import { type EffectiveRule, effectiveRuleSql, toEffectiveRule } from '../rules/effective.js';
 import type { Distribution, PoolShares } from '../types.js';
 import { poolOrder, reverseShares, sharesTotal, systemPoolAccounts, zeroShares } from './shares.js';
-
-/** Most distributions one write queues (a refund reverses at most this many charges; bind parameters stay bounded). */
-export const distributionsPerWriteMax = 500;
 
 /** What a finalize needs to split its charge: the rule in force and the paying account's active referrer. */
 export interface ChargeTerms {

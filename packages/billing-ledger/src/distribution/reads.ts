@@ -6,7 +6,8 @@ import { execRows } from '../db/ledger-db.js';
 import { distributions, reservations, revenuePools } from '../db/schema.js';
 import { InvalidArgumentError, ReservationNotFoundError } from '../errors.js';
 import type { LedgerContext } from '../ledger/context.js';
-import { assertId, expiresAtMsMax } from '../ledger/validate.js';
+import { assertId } from '../ledger/validate.js';
+import { expiresAtMsMax } from '../limits.js';
 import type { Distribution, PoolTotal } from '../types.js';
 import { readDistributionsOfReservation } from './distribute.js';
 

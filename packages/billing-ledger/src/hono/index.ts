@@ -6,11 +6,12 @@
  */
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { InvalidAmountError, InvalidArgumentError, InvalidUsageError, ReservationNotPendingError } from '../errors.js';
-import { type Usage, unitPricesPerMeterMax } from '../meters/types.js';
+import { meterTtlMsMax, unitPricesPerMeterMax } from '../limits.js';
+import type { Usage } from '../meters/types.js';
 import type { BillingMode, FinalizeInput, Reservation, ReserveInput } from '../types.js';
 
-/** Longest hold `meter()` accepts (`ttlMs`): one day, the ledger's default maximum. */
-export const meterTtlMsMax = 86_400_000;
+/** Longest hold `meter()` accepts (`ttlMs`): one day, the ledger's default maximum (defined in `limits.ts`). */
+export { meterTtlMsMax } from '../limits.js';
 
 const billingModeSet = { live: true, soft: true, shadow: true } satisfies Record<BillingMode, true>;
 const billingModes = Object.keys(billingModeSet);

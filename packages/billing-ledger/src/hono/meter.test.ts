@@ -12,6 +12,7 @@ import {
   ledgerErrorHttpStatus,
   ManualClock,
 } from '../index.js';
+import { meterTtlMsMax } from '../limits.js';
 import { priceUsage } from '../meters/pricing.js';
 import type { Usage } from '../meters/types.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
@@ -22,7 +23,6 @@ import {
   type MeterLedger,
   type MeterOptions,
   meter,
-  meterTtlMsMax,
   type RawMeterOptions,
 } from './index.js';
 

@@ -3,6 +3,7 @@
  * every field it reads and the invariants the ledger guarantees (shares sum to the charge, pricing lines to the
  * subtotal), and throws `WireShapeError` on the first mismatch.
  */
+import { dimensionPattern, wireTtlSecondsMax } from '../limits.js';
 import type { Meter, MeterUnitPrice, Pricing, PricingLine } from '../meters/types.js';
 import type {
   Balance,
@@ -55,12 +56,9 @@ const revenuePoolList = Object.keys(revenuePoolSet) as RevenuePool[];
 
 /** Largest meter or rule version decoded. */
 export const wireVersionMax = 2_147_483_647;
-/** Longest hold or meter ttl decoded, in seconds (30 days, the ledger's limit). */
-export const wireTtlSecondsMax = 30 * 86_400;
 
 /** Most dimensions one usage map may carry (a meter prices at most 32). */
 export const wireUsageDimensionsMax = 64;
-const dimensionPattern = /^[a-z][a-z0-9_]{0,63}$/;
 
 /**
  * A balance body (`GET /v1/accounts/{id}/balance`, and `balance` of every write answer).

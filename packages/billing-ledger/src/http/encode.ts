@@ -4,16 +4,16 @@
  * errors, before any request is sent.
  */
 import { InvalidAmountError, InvalidArgumentError, InvalidUsageError, quoteValue } from '../errors.js';
-import { type Usage, unitPricesPerMeterMax } from '../meters/types.js';
-import { amountMicroMax } from '../money/micro.js';
+import {
+  amountMicroMax,
+  idempotencyKeyLengthMax,
+  idempotencyKeyPattern,
+  unitPricesPerMeterMax,
+  wireHoldTtlMsMax,
+  wireIdLengthMax,
+} from '../limits.js';
+import type { Usage } from '../meters/types.js';
 import type { FinalizeInput, ReserveInput } from '../types.js';
-
-/** Longest `Idempotency-Key` the gateway accepts (1–255 visible ASCII characters). */
-export const idempotencyKeyLengthMax = 255;
-/** Longest id (account, reservation, meter) sent in a path or body. */
-export const wireIdLengthMax = 128;
-/** Longest hold asked for over HTTP, in ms: one day (the gateway's `ttlSeconds` maximum). */
-export const wireHoldTtlMsMax = 86_400_000;
 
 const visibleAscii = /^[\x21-\x7e]+$/;
 const rawTermFields = ['amountMicro', 'poolId', 'ttlMs', 'billingMode'] as const;
@@ -36,9 +36,11 @@ export function checkId(field: string, value: unknown): string {
 }
 
 /**
- * The `Idempotency-Key` header of a write, or undefined without a key.
+ * The `Idempotency-Key` header of a write, or undefined without a key. The gateway takes the ledger's rule
+ * (`idempotencyKeyPattern`: 1–255 printable ASCII characters, spaces included); a space at either end is refused here,
+ * because HTTP trims header values and the gateway would get another key than the one given.
  *
- * @throws {InvalidArgumentError} when the key is not 1–255 visible ASCII characters.
+ * @throws {InvalidArgumentError} when the key breaks the ledger's rule or starts or ends with a space.
  * @example
  * idempotencyHeader({ idempotencyKey: 'order-1' }); // 'order-1'
  */
@@ -51,9 +53,9 @@ export function idempotencyHeader(options: { idempotencyKey?: string } | undefin
   }
   const key = options?.idempotencyKey;
   if (key === undefined) return undefined;
-  if (typeof key !== 'string' || key.length > idempotencyKeyLengthMax || !visibleAscii.test(key)) {
+  if (typeof key !== 'string' || !idempotencyKeyPattern.test(key) || key.trim() !== key) {
     throw new InvalidArgumentError(
-      `idempotencyKey ${quoteValue(key)} must be 1 to ${idempotencyKeyLengthMax} visible ASCII characters`,
+      `idempotencyKey ${quoteValue(key)} must be 1 to ${idempotencyKeyLengthMax} printable ASCII characters, without a space at either end`,
       { details: { field: 'idempotencyKey' } },
     );
   }

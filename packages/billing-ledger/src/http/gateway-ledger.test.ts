@@ -137,6 +137,16 @@ describe(`gatewayLedger() against the gateway's wire shapes, served from a ledge
     expect(request?.body).toEqual({ accountId, amountMicro: '700' });
   });
 
+  it("sends a key with spaces inside as it is (the ledger's idempotencyKeyPattern); a replay answers the first hold", async () => {
+    const accountId = await fundedAccount(5_000n);
+    const before = gateway.seen.length;
+    const key = `order ${randomUUID()} / attempt 1`;
+    const first = await http.reserve({ accountId, amountMicro: 300n }, { idempotencyKey: key });
+    const again = await http.reserve({ accountId, amountMicro: 300n }, { idempotencyKey: key });
+    expect(again.reservation.id).toBe(first.reservation.id);
+    expect(gateway.seen.slice(before).map((request) => request.headers.get('idempotency-key'))).toEqual([key, key]);
+  });
+
   it('getToken is called before every request', async () => {
     let calls = 0;
     const viaGetToken = gatewayLedger({
@@ -218,6 +228,13 @@ describe(`gatewayLedger() against the gateway's wire shapes, served from a ledge
         http.reserve({ accountId: 'acc_1', amountMicro: 5n }, { idempotencyKey: 'x'.repeat(256) }),
         InvalidArgumentError,
       ],
+      // The ledger's rule, and no space at either end (HTTP would trim it: the gateway would see another key).
+      ...[' lead', 'trail ', 'tab\tinside', 'kl\u00e9', ''].map(
+        (idempotencyKey): [Promise<unknown>, typeof InvalidArgumentError] => [
+          http.reserve({ accountId: 'acc_1', amountMicro: 5n }, { idempotencyKey }),
+          InvalidArgumentError,
+        ],
+      ),
       [
         http.reserve({ accountId: 'acc_1', amountMicro: 5n }, { idempotencyScope: 'me' } as never),
         InvalidArgumentError,

@@ -4,9 +4,8 @@
  * a `p1` form (creation time and id, `listPayments`). Anything else is an {@link InvalidCursorError}.
  */
 import { InvalidCursorError } from '../errors.js';
+import { cursorLengthMax, idPattern, paymentCursorLengthMax } from '../limits.js';
 
-/** Longest cursor string accepted (a cursor this ledger issues is ≤ 30 characters). */
-export const cursorLengthMax = 64;
 const idMax = 2n ** 63n - 1n;
 
 /** What a cursor points into: `e` entries, `v` events. */
@@ -82,9 +81,6 @@ export function decodeEventCursor(cursor: unknown): EventCursor | null {
   return id === null ? null : { txId: null, id };
 }
 
-/** Longest payments cursor accepted (one this ledger issues is ≤ 240 characters: an id is at most 128). */
-export const paymentCursorLengthMax = 256;
-
 /** Where a newest-first list of payments stands: after the payment `id` created at `createdAtMs`. */
 export interface PaymentCursor {
   createdAtMs: number;
@@ -114,10 +110,8 @@ export function decodePaymentCursor(cursor: unknown): PaymentCursor | null {
     throw new InvalidCursorError(cursor);
   }
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidCursorError(cursor);
-  const match = /^p1:(0|[1-9][0-9]{0,14}):([A-Za-z0-9_.:-]{1,128})$/.exec(
-    Buffer.from(cursor, 'base64url').toString('utf8'),
-  );
-  if (!match) throw new InvalidCursorError(cursor);
+  const match = /^p1:(0|[1-9][0-9]{0,14}):(.*)$/s.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match || !idPattern.test(match[2] as string)) throw new InvalidCursorError(cursor);
   const decoded = { createdAtMs: Number(match[1]), id: match[2] as string };
   if (encodePaymentCursor(decoded) !== cursor) throw new InvalidCursorError(cursor);
   return decoded;

@@ -8,6 +8,7 @@ import {
   ReservationNotMeteredError,
   ReservationNotPendingError,
 } from '../errors.js';
+import { lotsPerHoldMax } from '../limits.js';
 import { normalizeUsage, priceUsage } from '../meters/pricing.js';
 import { meterRows, toMeter } from '../meters/store.js';
 import type { Pricing } from '../meters/types.js';
@@ -22,7 +23,6 @@ import {
   type StoredReservation,
   toReservation,
 } from './reservation-view.js';
-import { lotsPerHoldMax } from './reserve.js';
 import { assertAmountMicro, assertId, assertObject } from './validate.js';
 import { AccountWork, lockLiveLotsOfReservation } from './work.js';
 

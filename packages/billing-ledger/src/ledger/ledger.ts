@@ -3,6 +3,17 @@ import type { LedgerDb } from '../db/ledger-db.js';
 import { distributionTotals, getDistribution } from '../distribution/reads.js';
 import { attributeReferral, endReferral } from '../distribution/referrals.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
+import {
+  holdTtlMsDefault,
+  holdTtlMsLimitMax,
+  holdTtlMsMaxDefault,
+  idempotencyTtlMsDefault,
+  idempotencyTtlMsMax,
+  retryCountDefault,
+  retryCountLimitMax,
+  ruleCooldownMsDefault,
+  ruleCooldownMsMax,
+} from '../limits.js';
 import { createMeter, getMeter, listMeters, listMeterVersions } from '../meters/store.js';
 import type { Meter, MeterInput } from '../meters/types.js';
 import {
@@ -29,8 +40,6 @@ import {
   approveRule,
   proposeRule,
   rejectRule,
-  ruleCooldownMsDefault,
-  ruleCooldownMsMax,
   submitRule,
 } from '../rules/governance.js';
 import { getActiveRule, getRule, listRuleAudit, listRules } from '../rules/reads.js';
@@ -92,21 +101,6 @@ import { release } from './release.js';
 import { reserve } from './reserve.js';
 import { sweepExpiredHolds, sweepExpiredLots, sweepIdempotencyKeys } from './sweep.js';
 import { verify } from './verify.js';
-
-/** Hold lifetime when a reserve names none: 5 minutes. */
-export const holdTtlMsDefault = 300_000;
-/** Longest hold lifetime a ledger allows by default: 24 hours (the `holdTtlMsMax` option). */
-export const holdTtlMsMaxDefault = 86_400_000;
-/** Largest `holdTtlMsMax` a ledger accepts: 30 days. */
-export const holdTtlMsLimitMax = 30 * 86_400_000;
-/** How long idempotency keys are kept by default, and at least: 24 hours. */
-export const idempotencyTtlMsDefault = 86_400_000;
-/** Longest idempotency key retention accepted: 30 days. */
-export const idempotencyTtlMsMax = 30 * 86_400_000;
-/** Retries of a write that hit a serialization failure or deadlock, by default. */
-export const retryCountDefault = 5;
-/** Largest `retryCountMax` accepted. */
-export const retryCountLimitMax = 20;
 
 /** Options of {@link createLedger}. */
 export interface CreateLedgerOptions {

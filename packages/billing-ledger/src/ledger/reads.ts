@@ -6,6 +6,7 @@ import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { statementsOf } from '../db/ledger-db.js';
 import { accounts, entries, lots } from '../db/schema.js';
 import { AccountNotFoundError, InvalidCursorError } from '../errors.js';
+import { entriesPageSizeDefault, entriesPageSizeMax, eventsPageSizeDefault, eventsPageSizeMax } from '../limits.js';
 import type { Account, Balance, Entry, LedgerEvent, Lot, Page, Reservation } from '../types.js';
 import type { LedgerContext } from './context.js';
 import { decodeCursor, decodeEventCursor, encodeCursor, encodeEventCursor } from './cursor.js';
@@ -13,12 +14,6 @@ import { balanceOf } from './lots.js';
 import { readReservation, toReservation } from './reservation-view.js';
 import { assertCount, assertId, assertObject } from './validate.js';
 
-/** Default and largest page of `listEntries`. */
-export const entriesPageSizeDefault = 50;
-export const entriesPageSizeMax = 200;
-/** Default and largest page of `listEvents`. */
-export const eventsPageSizeDefault = 100;
-export const eventsPageSizeMax = 1000;
 /**
  * Longest a `listEvents` call waits for committed events held back behind a transaction still running (it polls the
  * horizon); past it, the page answers what is safe and the rest comes with a later poll.

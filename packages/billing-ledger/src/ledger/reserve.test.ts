@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InsufficientCreditsError } from '../errors.js';
-import { lotsPerHoldMax } from './reserve.js';
+import { lotsPerHoldMax } from '../limits.js';
 import { type LedgerKit, openLedgerKit, rejectsWithCode } from './test-kit.js';
 
 let kit: LedgerKit;

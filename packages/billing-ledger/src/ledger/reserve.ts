@@ -2,6 +2,7 @@ import { cappedSpendText, checkSpendCaps, spendParams } from '../caps/spend-caps
 import { statementsOf } from '../db/ledger-db.js';
 import type { BillingMode } from '../db/schema.js';
 import { AccountInDebtError, InsufficientCreditsError, InvalidArgumentError, InvalidUsageError } from '../errors.js';
+import { lotsPerHoldMax } from '../limits.js';
 import { holdFor, normalizeUsage } from '../meters/pricing.js';
 import { meterInForceOf, meterInForceText } from '../meters/store.js';
 import type { Meter } from '../meters/types.js';
@@ -20,9 +21,6 @@ import {
   assertObject,
 } from './validate.js';
 import { AccountWork, lockAccount, lockLiveLots, lockLiveLotsOfMeter } from './work.js';
-
-/** Most lots one hold may draw from; a reserve that would need more is refused (consolidate credit first). */
-export const lotsPerHoldMax = 500;
 
 /** A reserve's input after the checks that need no I/O. */
 type NormalizedReserve =

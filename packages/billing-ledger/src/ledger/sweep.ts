@@ -6,6 +6,12 @@
 import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import { execRows } from '../db/ledger-db.js';
 import { accounts, idempotencyKeys, lots, reservationLots, reservations } from '../db/schema.js';
+import {
+  idempotencySweepBatchSizeDefault,
+  idempotencySweepBatchSizeMax,
+  sweepBatchSizeDefault,
+  sweepBatchSizeMax,
+} from '../limits.js';
 import type { SweepResult } from '../types.js';
 import { assert } from './assert.js';
 import { type LedgerContext, runWrite, type Tx } from './context.js';
@@ -13,14 +19,8 @@ import { generalPoolId, lotExpired } from './lots.js';
 import { assertCount, assertObject } from './validate.js';
 import { openLockedAccountWork } from './work.js';
 
-/** Default and largest batch of a sweeper call. */
-export const sweepBatchSizeDefault = 100;
-export const sweepBatchSizeMax = 1000;
 /** Journal entries one account's sweep writes in one statement; further due holds wait for the next call. */
 export const sweepEntriesPerAccountMax = 3000;
-/** Default and largest batch of `sweepIdempotencyKeys`. */
-export const idempotencySweepBatchSizeDefault = 1000;
-export const idempotencySweepBatchSizeMax = 10_000;
 
 function batchSizeOf(options: { batchSizeMax?: number }, fallback: number, max: number): number {
   assertObject('options', options);

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors.js';
-import { assertActor, assertRuleText, ruleNameLengthMax, ruleTextLengthMax } from '../rules/validate.js';
-import { assertMemo, checkFreeText, isStorableText, memoLengthMax } from './validate.js';
+import { memoLengthMax, ruleNameLengthMax, ruleTextLengthMax } from '../limits.js';
+import { assertActor, assertRuleText } from '../rules/validate.js';
+import { assertMemo, checkFreeText, isStorableText } from './validate.js';
 
 const numRuns = 500;
 

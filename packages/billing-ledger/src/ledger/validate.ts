@@ -5,25 +5,19 @@
 
 import { type BillingMode, billingModes } from '../db/schema.js';
 import { InvalidAmountError, InvalidArgumentError, quoteValue } from '../errors.js';
-import { amountMicroMax } from '../money/index.js';
-
-/** Longest id (account, lot, reservation) accepted. */
-export const idLengthMax = 128;
-/** Longest idempotency key accepted. */
-export const idempotencyKeyLengthMax = 255;
-/** Longest entity type, pool id or source type. */
-export const nameLengthMax = 64;
-/** Longest entity id or source id. */
-export const externalIdLengthMax = 255;
-/** Longest memo on a mint. */
-export const memoLengthMax = 1000;
-/** Latest expiry a lot may carry (9999-12-31T23:59:59.999Z). */
-export const expiresAtMsMax = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
-const idPattern = /^[A-Za-z0-9_.:-]+$/;
-const namePattern = /^[a-z0-9][a-z0-9_.:-]*$/;
-const printablePattern = /^[\x21-\x7e]+$/;
-const keyPattern = /^[\x20-\x7e]+$/;
+import {
+  amountMicroMax,
+  expiresAtMsMax,
+  externalIdLengthMax,
+  externalIdPattern,
+  idempotencyKeyLengthMax,
+  idempotencyKeyPattern,
+  idLengthMax,
+  idPattern,
+  memoLengthMax,
+  nameLengthMax,
+  namePattern,
+} from '../limits.js';
 
 /**
  * An id of an account, lot or reservation: 1–128 of `A–Z a–z 0–9 _ . : -`.
@@ -33,7 +27,7 @@ const keyPattern = /^[\x20-\x7e]+$/;
  * assertId('accountId', 'acc_1');
  */
 export function assertId(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > idLengthMax || !idPattern.test(value)) {
+  if (typeof value !== 'string' || !idPattern.test(value)) {
     throw new InvalidArgumentError(
       `${field} ${quoteValue(value)} must be 1–${idLengthMax} characters of A–Z a–z 0–9 _ . : -`,
       { details: { field, value: quoteValue(value) } },
@@ -49,7 +43,7 @@ export function assertId(field: string, value: unknown): asserts value is string
  * assertName('poolId', 'gpu');
  */
 export function assertName(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > nameLengthMax || !namePattern.test(value)) {
+  if (typeof value !== 'string' || !namePattern.test(value)) {
     throw new InvalidArgumentError(
       `${field} ${quoteValue(value)} must be 1–${nameLengthMax} characters of a–z 0–9 _ . : - starting with a letter or digit`,
       { details: { field, value: quoteValue(value) } },
@@ -78,12 +72,7 @@ export function isSystemEntityType(entityType: string): boolean {
  * assertExternalId('sourceId', 'pi_123');
  */
 export function assertExternalId(field: string, value: unknown): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > externalIdLengthMax ||
-    !printablePattern.test(value)
-  ) {
+  if (typeof value !== 'string' || !externalIdPattern.test(value)) {
     throw new InvalidArgumentError(
       `${field} ${quoteValue(value)} must be 1–${externalIdLengthMax} printable ASCII characters without spaces`,
       { details: { field, value: quoteValue(value) } },
@@ -91,14 +80,9 @@ export function assertExternalId(field: string, value: unknown): asserts value i
   }
 }
 
-/** An idempotency key or scope: 1–255 printable ASCII characters (spaces allowed inside). */
+/** An idempotency key or scope: 1–255 printable ASCII characters, spaces included (`idempotencyKeyPattern`). */
 function assertKeyText(field: 'idempotencyKey' | 'idempotencyScope', value: unknown): asserts value is string {
-  if (
-    typeof value !== 'string' ||
-    value.length === 0 ||
-    value.length > idempotencyKeyLengthMax ||
-    !keyPattern.test(value)
-  ) {
+  if (typeof value !== 'string' || !idempotencyKeyPattern.test(value)) {
     throw new InvalidArgumentError(
       `${field} ${quoteValue(value)} must be 1–${idempotencyKeyLengthMax} printable ASCII characters`,
       { details: { field, value: quoteValue(value) } },
@@ -107,7 +91,7 @@ function assertKeyText(field: 'idempotencyKey' | 'idempotencyScope', value: unkn
 }
 
 /**
- * An idempotency key: 1–255 printable ASCII characters (spaces allowed inside).
+ * An idempotency key: 1–255 printable ASCII characters, spaces included (`idempotencyKeyPattern`).
  *
  * @throws {InvalidArgumentError}
  * @example

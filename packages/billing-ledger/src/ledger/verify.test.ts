@@ -1,9 +1,10 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execRows, type LedgerDb } from '../db/ledger-db.js';
+import { verifyViolationsMax } from '../limits.js';
 import type { LedgerContext } from './context.js';
 import { type LedgerKit, openLedgerKit } from './test-kit.js';
-import { verify, verifyViolationsMax } from './verify.js';
+import { verify } from './verify.js';
 
 let kit: LedgerKit;
 beforeAll(async () => {

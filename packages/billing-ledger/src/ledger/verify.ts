@@ -24,7 +24,6 @@ import { ViolationLog } from './verify/report.js';
 
 export { legalMoves } from './verify/entries.js';
 export { verifyPageSizeMax, verifyPagesPerQueryMax } from './verify/pages.js';
-export { verifyViolationsMax } from './verify/report.js';
 
 /** Options of {@link verify} (for tests: the ledger's `verify()` uses the defaults). */
 export interface VerifyOptions {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidUsageError, type LedgerError, UnknownDimensionError } from '../errors.js';
+import { usageUnitsMaxDefault } from '../limits.js';
 import { holdFor, parseUsage, priceUsage } from './pricing.js';
 import type { Meter, MeterUnitPrice, Usage } from './types.js';
-import { usageUnitsMaxDefault } from './types.js';
 
 const perMillion = 1_000_000n;
 

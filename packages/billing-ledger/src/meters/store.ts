@@ -10,8 +10,9 @@ import { InvalidArgumentError, MeterNotFoundError } from '../errors.js';
 import { assert } from '../ledger/assert.js';
 import { type LedgerContext, runWrite, type Tx } from '../ledger/context.js';
 import { assertName } from '../ledger/validate.js';
+import { metersListMax, meterVersionsListMax } from '../limits.js';
 import type { WriteOptions } from '../types.js';
-import { type Meter, type MeterInput, type MeterUnitPrice, metersListMax, meterVersionsListMax } from './types.js';
+import type { Meter, MeterInput, MeterUnitPrice } from './types.js';
 import { normalizeMeterInput } from './validate.js';
 
 type MeterRow = typeof meters.$inferSelect;

@@ -88,18 +88,3 @@ export interface Pricing {
   /** True when the cap lowered the subtotal. */
   capped: boolean;
 }
-
-/** Most units one usage may report in a dimension when its price names no `unitsMax`: 10^9. */
-export const usageUnitsMaxDefault = 1_000_000_000n;
-/** Largest `unitsMax` a unit price may name: 10^15. */
-export const usageUnitsLimitMax = 1_000_000_000_000_000n;
-/** Largest `perUnits`: 10^12. */
-export const perUnitsMax = 1_000_000_000_000n;
-/** Most unit prices one meter may have. */
-export const unitPricesPerMeterMax = 32;
-/** Longest meter `ttlSeconds` accepted by validation (the ledger's `holdTtlMsMax` also bounds it at reserve). */
-export const meterTtlSecondsMax = 30 * 86_400;
-/** Most meters `listMeters` answers. */
-export const metersListMax = 1000;
-/** Most versions `listMeterVersions` answers (newest first). */
-export const meterVersionsListMax = 1000;

@@ -8,18 +8,16 @@ import {
   MeterPriceOverflowError,
   MeterPricesEmptyError,
 } from '../errors.js';
-import { amountMicroMax } from '../money/index.js';
-import { priceUsage } from './pricing.js';
 import {
-  type Meter,
-  type MeterInput,
+  amountMicroMax,
   meterTtlSecondsMax,
   perUnitsMax,
-  type UnitPrice,
   unitPricesPerMeterMax,
   usageUnitsLimitMax,
   usageUnitsMaxDefault,
-} from './types.js';
+} from '../limits.js';
+import { priceUsage } from './pricing.js';
+import type { Meter, MeterInput, UnitPrice } from './types.js';
 import { type NormalizedMeter, normalizeMeterInput } from './validate.js';
 
 const numRuns = 500;

@@ -11,20 +11,17 @@ import {
 } from '../errors.js';
 import { generalPoolId } from '../ledger/lots.js';
 import { assertAmountMicro, assertBillingMode, assertName, assertObject } from '../ledger/validate.js';
-import { amountMicroMax } from '../money/index.js';
-import { assertActor } from '../rules/validate.js';
 import {
-  type MeterInput,
-  type MeterUnitPrice,
+  amountMicroMax,
+  dimensionPattern,
   meterTtlSecondsMax,
   perUnitsMax,
   unitPricesPerMeterMax,
   usageUnitsLimitMax,
   usageUnitsMaxDefault,
-} from './types.js';
-
-/** A dimension name: 1–64 of a–z 0–9 _, starting with a letter. */
-const dimensionPattern = /^[a-z][a-z0-9_]{0,63}$/;
+} from '../limits.js';
+import { assertActor } from '../rules/validate.js';
+import type { MeterInput, MeterUnitPrice } from './types.js';
 
 /** A meter version as validated, before its version number and effective time are assigned. */
 export interface NormalizedMeter {

@@ -18,12 +18,12 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../index.js';
+import { amountMicroMax } from '../limits.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
 import { LedgerModel, type ModelBillingMode, type ModelHold, type ModelLot } from './ledger-model.js';
 import { meterCommandArbs, meterSetupArb } from './meter-commands.js';
 import {
   accountsPerRun,
-  amountMicroMax,
   attemptModel,
   attemptReal,
   billingModes,

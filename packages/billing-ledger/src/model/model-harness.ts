@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import { LedgerError } from '../errors.js';
 import type { Ledger } from '../index.js';
+import { amountMicroMax } from '../limits.js';
 import type { Meter } from '../meters/types.js';
 import type { Balance, Lot, SpendCaps } from '../types.js';
 import {
@@ -291,8 +292,6 @@ export function nextKey(r: RealState): string {
   return `${r.runTag}-k${r.keys}`;
 }
 export type Repeat = 'none' | 'same' | 'different';
-/** Largest amount the ledger accepts (DESIGN.md §2). */
-export const amountMicroMax = 10n ** 15n;
 /** Another valid amount, for the same key with a different body. */
 export const otherAmount = (amountMicro: bigint) =>
   amountMicro === amountMicroMax ? amountMicro - 1n : amountMicro + 1n;

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidAmountError, InvalidArgumentError } from '../errors.js';
-import { amountMicroMax, formatMicro, parseMicro, wireAmountLengthMax } from './micro.js';
+import { amountMicroMax, wireAmountLengthMax } from '../limits.js';
+import { formatMicro, parseMicro } from './micro.js';
 
 const numRuns = 500;
 

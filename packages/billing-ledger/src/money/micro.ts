@@ -2,13 +2,10 @@
  * Micro-USD amounts: `bigint` in code, canonical base-10 strings on the wire (DESIGN.md §2).
  */
 import { InvalidAmountError, InvalidArgumentError, quoteValue } from '../errors.js';
+import { amountMicroMax, wireAmountLengthMax } from '../limits.js';
 
 /** Micro-USD in one US dollar (USDC's 6 decimals). */
 export const microPerUsd = 1_000_000n;
-/** Largest amount any field accepts unless it says otherwise: 10^15 micro-USD (one billion USD). */
-export const amountMicroMax = 10n ** 15n;
-/** Longest wire amount string read at all (longer strings are rejected before any parsing). */
-export const wireAmountLengthMax = 20;
 
 /** Inclusive bounds of an amount; defaults `min = 1n`, `max = amountMicroMax`. */
 export interface MicroBounds {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidAmountError, InvalidArgumentError } from '../errors.js';
-import { bpsTotal, splitBps, splitPartsMax } from './split.js';
+import { splitPartsMax } from '../limits.js';
+import { bpsTotal, splitBps } from './split.js';
 
 const numRuns = 500;
 

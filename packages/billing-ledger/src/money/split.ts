@@ -3,11 +3,10 @@
  */
 import { InvalidAmountError, InvalidArgumentError, quoteValue } from '../errors.js';
 import { assert } from '../ledger/assert.js';
+import { splitPartsMax } from '../limits.js';
 
 /** Basis points in a whole. */
 export const bpsTotal = 10_000;
-/** Most parts one split may have. */
-export const splitPartsMax = 32;
 
 /**
  * Splits `amountMicro` by basis points: each part but `remainderTo` gets `floor(amountMicro × bps / 10_000)`;

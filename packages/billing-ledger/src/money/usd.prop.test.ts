@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidAmountError } from '../errors.js';
-import { amountMicroMax, microPerUsd } from './micro.js';
+import { amountMicroMax } from '../limits.js';
+import { microPerUsd } from './micro.js';
 import { microToUsd, usdToMicro } from './usd.js';
 
 const numRuns = 500;

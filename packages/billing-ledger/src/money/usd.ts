@@ -2,10 +2,8 @@
  * USD decimal strings ↔ micro-USD by string arithmetic (no float ever touches an amount).
  */
 import { InvalidAmountError, quoteValue } from '../errors.js';
+import { usdStringLengthMax } from '../limits.js';
 import { type MicroBounds, microPerUsd, resolveBounds } from './micro.js';
-
-/** Longest USD decimal string read at all. */
-export const usdStringLengthMax = 32;
 
 const usdPattern = /^(0|[1-9][0-9]*)(?:\.([0-9]{1,6}))?$/;
 

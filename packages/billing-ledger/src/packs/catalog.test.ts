@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CreditPackNotFoundError, InvalidArgumentError } from '../errors.js';
-import { createCreditPackCatalog, defaultCreditPacks, packCreditsMicro, packCreditsMicroMin } from './catalog.js';
+import { packCreditsMicroMin } from '../limits.js';
+import { createCreditPackCatalog, defaultCreditPacks, packCreditsMicro } from './catalog.js';
 
 describe('credit pack catalog', () => {
   it('has the default packs of DESIGN.md with their credits', () => {

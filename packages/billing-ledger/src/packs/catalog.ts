@@ -4,6 +4,7 @@
  */
 import { CreditPackNotFoundError, InvalidArgumentError, quoteValue } from '../errors.js';
 import { assertAmountMicro, assertName } from '../ledger/validate.js';
+import { creditPacksMax, packCreditsMicroMin, packLotTtlMsMax } from '../limits.js';
 import { bpsTotal } from '../money/index.js';
 
 /** One pack as configured. */
@@ -25,13 +26,6 @@ export interface CreditPack {
   /** price + floor(price × bonusBps / 10 000). */
   creditsMicro: bigint;
 }
-
-/** Fewest credits a pack may mint: 1 000 micro-USD ($0.001). */
-export const packCreditsMicroMin = 1_000n;
-/** Most packs a catalog holds. */
-export const creditPacksMax = 100;
-/** Longest lot lifetime a pack may give: 10 years. */
-export const packLotTtlMsMax = 10 * 365 * 86_400_000;
 
 /** The default catalog (DESIGN.md §3): starter $5 +0 bps, standard $10 +500 bps, premium $25 +1000 bps. */
 export const defaultCreditPacks: readonly CreditPackConfig[] = Object.freeze([

@@ -6,9 +6,9 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LedgerKit, openLedgerKit, rejectsWithCode } from '../ledger/test-kit.js';
+import { paymentLeaseMsDefault } from '../limits.js';
 import type { CreditPaymentClaimInput, PaymentClaimInput, VerifiedPayment } from '../types.js';
 import { creditPaymentMemo } from './payment-credit.js';
-import { paymentLeaseMsDefault } from './payment-limits.js';
 
 let kit: LedgerKit;
 beforeAll(async () => {

@@ -11,17 +11,17 @@ import {
   assertName,
   assertObject,
   checkFreeText,
-  expiresAtMsMax,
 } from '../ledger/validate.js';
-import type { PaymentClaimInput, PaymentFailure, PaymentKind, PaymentSettlement } from '../types.js';
 import {
+  expiresAtMsMax,
   paymentFailureMessageLengthMax,
   paymentJsonBytesMax,
   paymentJsonDepthMax,
   paymentLeaseMsDefault,
   paymentLeaseMsMax,
   paymentValidBeforeMax,
-} from './payment-limits.js';
+} from '../limits.js';
+import type { PaymentClaimInput, PaymentFailure, PaymentKind, PaymentSettlement } from '../types.js';
 
 /** What a claim buys: a pack of the catalog, or plain credit of `creditMicro`. */
 export type ClaimPurchase = { kind: 'pack'; packId: string } | { kind: 'credit'; creditMicro: bigint };

@@ -9,8 +9,8 @@ import { assert } from '../ledger/assert.js';
 import type { LedgerContext } from '../ledger/context.js';
 import { decodePaymentCursor, encodePaymentCursor } from '../ledger/cursor.js';
 import { assertCount, assertExternalId, assertObject } from '../ledger/validate.js';
+import { paymentsPageSizeDefault, paymentsPageSizeMax } from '../limits.js';
 import type { ListPaymentsOptions, PaymentPage, PaymentView } from '../types.js';
-import { paymentsPageSizeDefault, paymentsPageSizeMax } from './payment-limits.js';
 import { paymentSelectList, toPaymentView } from './payment-rows.js';
 
 const getPaymentText = `select ${paymentSelectList} from payments p where p.id = $1 or p.reference = $1

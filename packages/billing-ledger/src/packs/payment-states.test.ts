@@ -2,8 +2,8 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../ledger/ledger.js';
 import { type LedgerKit, openLedgerKit, rejectsWithCode } from '../ledger/test-kit.js';
+import { paymentJsonBytesMax, paymentLeaseMsDefault } from '../limits.js';
 import type { PackPaymentClaimInput, PaymentClaimInput, VerifiedPayment } from '../types.js';
-import { paymentJsonBytesMax, paymentLeaseMsDefault } from './payment-limits.js';
 
 let kit: LedgerKit;
 beforeAll(async () => {

@@ -37,6 +37,7 @@ import {
   assertObject,
   isSystemEntityType,
 } from '../ledger/validate.js';
+import { duePaymentsBatchSizeMax, paymentLeaseMsMax } from '../limits.js';
 import type {
   PaymentClaimInput,
   PaymentClaimResult,
@@ -55,7 +56,6 @@ import {
   checkSettlement,
   type NormalizedClaim,
 } from './payment-input.js';
-import { duePaymentsBatchSizeMax, paymentLeaseMsMax } from './payment-limits.js';
 import { frozenTermsOf, paymentSelectList, storedResult, toPaymentView } from './payment-rows.js';
 
 const accountKindText = 'select a.entity_type from accounts a where a.id = $1';

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LedgerKit, openLedgerKit, rejectsWithCode } from '../ledger/test-kit.js';
-import { paymentFailureMessageLengthMax, paymentLeaseMsDefault } from './payment-limits.js';
+import { paymentFailureMessageLengthMax, paymentLeaseMsDefault } from '../limits.js';
 import { settleErrorCode } from './purchase.js';
 
 let kit: LedgerKit;

@@ -6,6 +6,7 @@
 import { PaymentFailedError, PaymentPendingError } from '../errors.js';
 import type { LedgerContext } from '../ledger/context.js';
 import { assertIdempotencyKey, assertIdempotencyScope, assertObject } from '../ledger/validate.js';
+import { externalIdPattern } from '../limits.js';
 import type { PaymentSettlement, PurchasePackInput, PurchasePackOptions, PurchasePackResult } from '../types.js';
 import type { CreditPackCatalog } from './catalog.js';
 import { creditPayment } from './payment-credit.js';
@@ -13,7 +14,6 @@ import { checkLeaseMs, checkSettlement, storableMessage } from './payment-input.
 import { claimPayment, markPaymentSettling, postponePayment, recordPaymentSettlement } from './payment-states.js';
 
 export { purchaseSourceType } from './payment-credit.js';
-export { paymentFieldLengthMax } from './payment-limits.js';
 
 /** The failure code stored when `settle()` threw an error without a code of its own. */
 export const settleErrorCode = 'settle_error';
@@ -23,7 +23,7 @@ function failureOf(error: unknown): { code: string; message: string } {
   const code = (error as { code?: unknown } | null)?.code;
   const message = (error as { message?: unknown } | null)?.message;
   return {
-    code: typeof code === 'string' && /^[\x21-\x7e]{1,255}$/.test(code) ? code : settleErrorCode,
+    code: typeof code === 'string' && externalIdPattern.test(code) ? code : settleErrorCode,
     message: storableMessage(typeof message === 'string' ? message : String(error)),
   };
 }

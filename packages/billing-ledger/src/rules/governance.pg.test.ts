@@ -10,9 +10,9 @@ import { execRows } from '../db/ledger-db.js';
 import { openPostgresLedgerDb, type PostgresLedgerDbHandle } from '../db/postgres.js';
 import { LedgerError } from '../errors.js';
 import { createLedger, type Ledger } from '../ledger/ledger.js';
+import { ruleCooldownMsDefault } from '../limits.js';
 import { ManualClock } from '../ports/clock.js';
 import { openTestLedgerDb, type TestLedgerDbHandle } from '../testing/test-db.js';
-import { ruleCooldownMsDefault } from './governance.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 const ledgerCount = 3;

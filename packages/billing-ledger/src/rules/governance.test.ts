@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execRows } from '../db/ledger-db.js';
 import { createLedger } from '../ledger/ledger.js';
 import { rejectsWithCode } from '../ledger/test-kit.js';
+import { ruleCooldownMsDefault, ruleCooldownMsMax } from '../limits.js';
 import { ManualClock } from '../ports/clock.js';
-import { ruleCooldownMsDefault, ruleCooldownMsMax } from './governance.js';
 import { openRulesKit, type RulesKit } from './rules-kit.js';
 import type { ProposeRuleInput, RevenueRuleStatus } from './types.js';
 

@@ -24,6 +24,7 @@ import {
 import { assert } from '../ledger/assert.js';
 import { type LedgerContext, runWrite, type Tx } from '../ledger/context.js';
 import { assertId } from '../ledger/validate.js';
+import { ruleCooldownMsDefault, ruleTextLengthMax } from '../limits.js';
 import type { WriteOptions } from '../types.js';
 import { planTimeline, type RuleRow, readTimeline, type TimelineStep, toRevenueRule } from './timeline.js';
 import type {
@@ -33,14 +34,10 @@ import type {
   RuleActionInput,
   RuleReasonedActionInput,
 } from './types.js';
-import { assertActor, assertRuleText, normalizeProposal, ruleTextLengthMax, systemActor } from './validate.js';
+import { assertActor, assertRuleText, normalizeProposal, systemActor } from './validate.js';
 
 /** Key of the transaction-level advisory lock every revenue rule transition takes (`pg_advisory_xact_lock`). */
 export const revenueRuleLockKey = 7_340_207_112_002n;
-/** Default cooldown between a rule's approval and its activation: 48 hours. */
-export const ruleCooldownMsDefault = 172_800_000;
-/** Longest cooldown a ledger accepts: 30 days. */
-export const ruleCooldownMsMax = 30 * 86_400_000;
 /** Batches of due rules one materialization handles at most (each of `dueRulesPerBatchMax`). */
 export const activationBatchesMax = 100;
 

@@ -10,18 +10,12 @@ import { InvalidCursorError, RevenueRuleNotFoundError } from '../errors.js';
 import { assert } from '../ledger/assert.js';
 import type { LedgerContext } from '../ledger/context.js';
 import { assertCount, assertId, assertObject } from '../ledger/validate.js';
+import { ruleAuditEntriesMax, rulesPageSizeDefault, rulesPageSizeMax } from '../limits.js';
 import type { Page } from '../types.js';
 import { effectiveRuleSql } from './effective.js';
 import { type RuleRow, toRevenueRule } from './timeline.js';
 import type { ListRulesOptions, RevenueRule, RevenueRuleAuditEntry } from './types.js';
 import { assertRuleStatus } from './validate.js';
-
-/** Page of `listRules` when no limit is given. */
-export const rulesPageSizeDefault = 50;
-/** Largest page of `listRules`. */
-export const rulesPageSizeMax = 200;
-/** Audit rows `listRuleAudit` returns at most (a rule has at most five transitions). */
-export const ruleAuditEntriesMax = 100;
 
 /** A column of `revenue_rules` under a table name or alias, always qualified (select lists leave bare columns unqualified). */
 function col(table: string, column: string): SQL {

@@ -5,15 +5,10 @@
 import { type RevenueRuleSchemaVersion, type RevenueRuleStatus, revenueRuleStatuses } from '../db/schema.js';
 import { InvalidArgumentError, quoteValue } from '../errors.js';
 import { checkFreeText } from '../ledger/validate.js';
+import { ruleActorLengthMax, ruleNameLengthMax, ruleTextLengthMax } from '../limits.js';
 import { bpsTotal } from '../money/index.js';
 import type { ProposeRuleInput } from './types.js';
 
-/** Longest actor (an admin token's `sub`). */
-export const ruleActorLengthMax = 256;
-/** Longest rule name. */
-export const ruleNameLengthMax = 128;
-/** Longest rule notes, rejection reason or emergency reason. */
-export const ruleTextLengthMax = 1000;
 /** The actor the activation job records; no caller may act under it. */
 export const systemActor = 'system';
 

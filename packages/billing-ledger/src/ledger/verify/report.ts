@@ -2,10 +2,9 @@
  * The violations one `verify()` collects: every check reports into it; it keeps the first
  * {@link verifyViolationsMax} and says when it cut the rest.
  */
-import type { VerifyViolation } from '../../types.js';
 
-/** Violations listed before the report is cut (one more `report_truncated` violation says so). */
-export const verifyViolationsMax = 1000;
+import { verifyViolationsMax } from '../../limits.js';
+import type { VerifyViolation } from '../../types.js';
 
 /** Reports one violation (see {@link ViolationLog.report}). */
 export type Report = (rule: string, subjectId: string, message: string, details?: Record<string, string>) => void;
