@@ -1,7 +1,10 @@
 import { type Column, fillPlaceholders, getTableColumns, Param, type SQL, sql } from 'drizzle-orm';
-import { CasingCache } from 'drizzle-orm/casing';
 import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
+import { renderSql } from './drizzle-internals.js';
 import type * as schema from './schema.js';
+import { escapeName } from './sql-text.js';
+
+export { renderSql };
 
 /** The drizzle schema module of the ledger (tables and their enums), as a type. */
 export type LedgerSchema = typeof schema;
@@ -175,28 +178,6 @@ export function preparedQuery<TRow extends DriverRow = DriverRow>(
     rendered ??= renderSql(query);
     return statementsOf(db).rows<TRow>(rendered.text, fillPlaceholders(rendered.params, values));
   };
-}
-
-const casing = new CasingCache();
-const escapeName = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const escapeString = (value: string) => `'${value.replace(/'/g, "''")}'`;
-
-/**
- * Renders a drizzle query to SQL text and parameters, numbering its parameters from `paramStartIndex + 1`
- * (to embed it in a statement that already has that many).
- *
- * @example
- * const { text, params } = renderSql(sql`select ${1}`, 3); // text 'select $4'
- */
-export function renderSql(query: SQL, paramStartIndex = 0): { text: string; params: unknown[] } {
-  const rendered = query.toQuery({
-    casing,
-    escapeName,
-    escapeParam: (index: number) => `$${index + 1}`,
-    escapeString,
-    paramStartIndex: { value: paramStartIndex },
-  });
-  return { text: rendered.sql, params: rendered.params };
 }
 
 /**

@@ -3,11 +3,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite, type QueryOptions, type Transaction, types } from '@electric-sql/pglite';
-import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, PgliteSession, PgliteTransaction } from 'drizzle-orm/pglite';
 import { InvalidArgumentError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { drizzleTransactions } from './drizzle-internals.js';
 import {
   attachLedgerDriver,
   attachTransactionStatements,
@@ -122,12 +121,10 @@ const rawQueryOptions: QueryOptions = {
  * transaction is PGlite's `transaction()`, with a drizzle transaction over it for the body.
  */
 function pgliteDriver(client: PGlite, db: LedgerDb): LedgerDriver {
-  const dialect = new PgDialect();
-  const relational = {
-    fullSchema: db._.fullSchema,
-    schema: db._.schema,
-    tableNamesMap: db._.tableNamesMap,
-  } as RelationalSchemaConfig<TablesRelationalConfig>;
+  const transactions = drizzleTransactions<PGlite | Transaction>(db, {
+    Session: PgliteSession as never,
+    Transaction: PgliteTransaction as never,
+  });
   const execOn =
     (target: PGlite | Transaction) =>
     async (text: string, params: readonly unknown[]): Promise<DriverRow[]> =>
@@ -139,11 +136,7 @@ function pgliteDriver(client: PGlite, db: LedgerDb): LedgerDriver {
         const statements = new TransactionStatements(execOn(ptx));
         try {
           if (options.readCommitted) await statements.rows('set transaction isolation level read committed', []);
-          const tx = new PgliteTransaction(
-            dialect,
-            new PgliteSession(ptx, dialect, relational, {}),
-            relational,
-          ) as unknown as LedgerDb;
+          const tx = transactions.over(ptx);
           attachTransactionStatements(tx, statements);
           const result = await body(tx);
           await statements.settle();

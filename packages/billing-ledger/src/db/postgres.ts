@@ -1,11 +1,10 @@
 /**
  * `@arrakis/billing-ledger/postgres`: open the ledger database on PostgreSQL through postgres.js.
  */
-import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle, PostgresJsSession, PostgresJsTransaction } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { InvalidArgumentError } from '../errors.js';
+import { drizzleTransactions } from './drizzle-internals.js';
 import {
   attachLedgerDriver,
   attachTransactionStatements,
@@ -131,12 +130,10 @@ function preparingStatements<T extends postgres.Sql | postgres.TransactionSql>(c
  * runs on the same connection.
  */
 function postgresDriver(client: postgres.Sql, db: LedgerDb): LedgerDriver {
-  const dialect = new PgDialect();
-  const relational = {
-    fullSchema: db._.fullSchema,
-    schema: db._.schema,
-    tableNamesMap: db._.tableNamesMap,
-  } as RelationalSchemaConfig<TablesRelationalConfig>;
+  const transactions = drizzleTransactions<postgres.Sql>(db, {
+    Session: PostgresJsSession as never,
+    Transaction: PostgresJsTransaction as never,
+  });
   const execOn =
     (target: postgres.Sql) =>
     (text: string, params: readonly unknown[]): PromiseLike<DriverRow[]> =>
@@ -151,12 +148,7 @@ function postgresDriver(client: postgres.Sql, db: LedgerDb): LedgerDriver {
       );
       let ended = false;
       try {
-        const tx = new PostgresJsTransaction(
-          dialect,
-          // drizzle builds the same pair over postgres.js's `begin` connection (a TransactionSql).
-          new PostgresJsSession(preparingStatements(withSavepoints(conn)), dialect, relational, {}) as never,
-          relational,
-        ) as unknown as LedgerDb;
+        const tx = transactions.over(preparingStatements(withSavepoints(conn)));
         attachTransactionStatements(tx, statements);
         const result = await body(tx);
         ended = true;
