@@ -100,6 +100,7 @@ export {
 } from './jwt.js';
 export type { RedisCluster, StartRedisClusterOptions } from './redis-cluster.js';
 export {
+  freeLoopbackPort,
   redisClusterMastersMax,
   redisClusterStartMsMax,
   redisClusterStopMsMax,

@@ -48,7 +48,15 @@ export async function redisServerAvailable(bin = 'redis-server'): Promise<boolea
   }
 }
 
-async function freePort(): Promise<number> {
+/**
+ * A free TCP port on 127.0.0.1 (listen on port 0, read it, close), for a process that listens on a port it is given.
+ *
+ * @example
+ * ```ts
+ * const port = await freeLoopbackPort();
+ * ```
+ */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -114,8 +122,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   const cli = (port: number, ...args: string[]) => run(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...args]);
   try {
     for (let i = 0; i < masters * (1 + replicas); i += 1) {
-      const port = await freePort();
-      const busPort = await freePort();
+      const port = await freeLoopbackPort();
+      const busPort = await freeLoopbackPort();
       ports.push(port);
       const args = [
         ...['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'],
