@@ -102,7 +102,9 @@ export interface RedisBackendOptions {
   commandRetries?: number;
   /**
    * Most increments (and, separately, advances) made in one turn of the event loop that go to Redis as one script
-   * call: each keeps its own reply or error and they run in call order, atomically together. 1 to
+   * call: each keeps its own reply or error and they run in call order, atomically together. Order holds among the
+   * calls of one kind: a `get`, `setIfAbsent` or `reset` (sent alone) made later in the same turn, or an increment
+   * among advances, may run first — await a call to order what follows it. 1 to
    * {@link redisBatchOpsMax}; 1 sends every call alone. Default {@link redisBatchOpsDefault}. Always 1 on a
    * Cluster (the keys of one turn live on different slots).
    */
