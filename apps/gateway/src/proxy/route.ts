@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, Principal } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { enforceTrust, trustMayRefuse } from '../identity/trust-guard.js';
+import { inOrder } from '../in-order.js';
 import { paymentRequiredForShortfall } from '../routes/credit-pack-purchase.js';
 import { writeOptions } from '../routes/ledger-schemas.js';
 import type { UpstreamConfig } from '../upstreams-config.js';
@@ -78,10 +79,10 @@ async function proxyCall(c: Context<AppEnv>, ctx: RouteContext, upstreams: reado
   const estimate = usageEstimateOf(c.req.header(usageEstimateHeader));
   const principal = c.var.principal as Principal;
   // The account and the meter (for the trust check) are read together: the two reads are independent.
-  const [account, holdMicro] = await Promise.all([
+  const [account, holdMicro] = await inOrder(
     callAccount(ctx.deps.ledger, principal, c.req.header(accountIdHeader)),
     trustHoldMicro(ctx, upstream, estimate),
-  ]);
+  );
   const input = { upstream, target, estimate, accountId: account.id, startedMs, principal };
   return holdAndForward(c, ctx, input, holdMicro);
 }

@@ -15,6 +15,7 @@ import type { Principal } from '../context.js';
 import type { GatewayApp, RouteContext } from '../deps.js';
 import { RequestValidationError, TermsNotAllowedError } from '../errors.js';
 import { enforceFinalizeAnchor, enforceFinalizeTrust, enforceTrust, trustMayRefuse } from '../identity/trust-guard.js';
+import { inOrder } from '../in-order.js';
 import { accountFor } from './accounts.js';
 import { paymentRequiredForShortfall } from './credit-pack-purchase.js';
 import {
@@ -248,10 +249,10 @@ function registerReserveRoute(app: GatewayApp, ctx: RouteContext): void {
     // A metered hold is sized by the meter: read it for the check only when the policy could refuse (while the
     // account is read: the two reads are independent).
     const sized = input.meterId === undefined || trustMayRefuse(ctx.deps);
-    const [account, holdMicro] = await Promise.all([
+    const [account, holdMicro] = await inOrder(
       accountFor(ledger, principal, input.accountId),
-      sized ? holdMicroOf(ledger, input) : null,
-    ]);
+      sized ? holdMicroOf(ledger, input) : Promise.resolve(null),
+    );
     if (holdMicro !== null) {
       await enforceTrust(ctx.deps, { accountId: account.id, amountMicro: holdMicro, operation: 'reserve' });
     }
