@@ -430,6 +430,14 @@ describe('JWT auth: verified tokens reused', () => {
     expect(await code(auth.verify(notYet, ['arrakis-api']))).toBe('token_not_yet_valid');
     expect(await code(auth.verify(notYet, ['arrakis-api']))).toBe('token_not_yet_valid');
     expect(resolvedCount()).toBe(2);
+    // A clock that goes back past iat − tolerance: the reused token is checked again, and jose refuses it.
+    const issuedNow = await mint();
+    await auth.verify(issuedNow, ['arrakis-api']);
+    const before = resolvedCount();
+    now.value -= (clockToleranceSeconds + 1) * 1000;
+    expect(await code(auth.verify(issuedNow, ['arrakis-api']))).not.toBe('accepted');
+    expect(resolvedCount()).toBe(before + 1);
+    now.value += (clockToleranceSeconds + 1) * 1000;
     const verified = createVerifiedTokens();
     const window = {
       expiresAtSeconds: now.value / 1000 + 300,

@@ -38,7 +38,8 @@ export interface VerifiedTokens {
 
 /**
  * The reuse window of a verified token: while jose would accept it again — before `exp` + tolerance, within
- * `iat` + max age + tolerance, not before `nbf` − tolerance — and for at most {@link verifiedTokenReuseMsMax}.
+ * `iat` + max age + tolerance, not before `nbf` − tolerance nor `iat` − tolerance (a clock that went back) — and for
+ * at most {@link verifiedTokenReuseMsMax}.
  */
 export function reuseWindow(window: VerifiedTokenWindow, nowMs: number): { fromMs: number; untilMs: number } {
   const toleranceMs = window.clockToleranceSeconds * 1000;
@@ -47,7 +48,8 @@ export function reuseWindow(window: VerifiedTokenWindow, nowMs: number): { fromM
     (window.issuedAtSeconds + window.maxTokenAgeSeconds) * 1000 + toleranceMs,
     nowMs + verifiedTokenReuseMsMax,
   );
-  const fromMs = window.notBeforeSeconds === undefined ? -Infinity : window.notBeforeSeconds * 1000 - toleranceMs;
+  // jose refuses an `iat` in the future (past the tolerance) as it does an `nbf`: reusable only from both.
+  const fromMs = Math.max(window.issuedAtSeconds, window.notBeforeSeconds ?? -Infinity) * 1000 - toleranceMs;
   return { fromMs, untilMs };
 }
 

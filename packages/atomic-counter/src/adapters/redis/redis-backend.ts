@@ -238,9 +238,8 @@ export function redisBackend(options: RedisBackendOptions): CounterBackend {
   }
 
   const isCluster = (client as { isCluster?: boolean }).isCluster === true;
-  const batchOpsMax = isCluster
-    ? 1
-    : integerOption('batchOpsMax', options.batchOpsMax, redisBatchOpsDefault, 1, redisBatchOpsMax);
+  const batchOpsAsked = integerOption('batchOpsMax', options.batchOpsMax, redisBatchOpsDefault, 1, redisBatchOpsMax);
+  const batchOpsMax = isCluster ? 1 : batchOpsAsked;
   const failed = (message: string) => new BackendUnavailableError('redis', new Error(message));
   const incrementCall = createBatcher(
     {
