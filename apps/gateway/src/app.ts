@@ -169,9 +169,9 @@ function handleError(error: Error, c: Context<AppEnv>): Response {
 
 /**
  * True when the request's own headers show its body within `bytesMax`: a `Content-Length` of at most that, without
- * `Transfer-Encoding` (Node's HTTP parser reads no more than the Content-Length), or a GET or HEAD with neither. Else the body is counted as
- * it is read (`hono/body-limit`). Deciding by the header leaves the body untouched, so it is read at once from the
- * socket instead of through a web stream.
+ * `Transfer-Encoding` (Node's HTTP parser reads no more than the Content-Length), or a GET or HEAD with neither.
+ * Else the body is counted as it is read (`hono/body-limit`). Deciding by the header leaves the body untouched, so it
+ * is read at once from the socket instead of through a web stream.
  */
 function declaredBodyWithin(request: Request, bytesMax: number): boolean {
   const { headers } = request;
