@@ -9,11 +9,10 @@ import { paidWithStore, respondPaymentRequired, type X402Env, x402Paywall } from
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.js';
 import type { RouteContext } from '../deps.js';
-import { trustMayRefuse } from '../identity/trust-guard.js';
 import type { GatewayPayments } from '../payments.js';
 import type { UpstreamConfig } from '../upstreams-config.js';
 import { checkDeclaredLength, targetUrl, usageEstimateHeader, usageEstimateOf } from './call-input.js';
-import { holdAndForward } from './route.js';
+import { holdAndForward, trustHoldMicro } from './route.js';
 
 /** The `entityType` of the accounts pay-per-call payers get (their `entityId` is the lower-case wallet address). */
 export const walletEntityType = 'wallet';
@@ -104,7 +103,7 @@ export async function payPerCall(c: Context<AppEnv>, ctx: RouteContext, upstream
         }),
     },
     // The trust check sizes the hold by the meter read above.
-    trustMayRefuse(ctx.deps) ? holdFor(meter, estimate) : null,
+    await trustHoldMicro(ctx, upstream, estimate, meter),
   );
   return withSettlementHeaders(answer, paid.res.headers);
 }

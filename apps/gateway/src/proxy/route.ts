@@ -1,7 +1,7 @@
 // `GET|POST|PUT|PATCH|DELETE /v1/upstreams/{id}/{path...}`: the metered reverse proxy. Authenticate, rate limit,
 // trust check, hold credit through the upstream's meter, forward with a gateway-signed service token, pass the answer
 // through as it streams, then charge the reported usage or release (see `call.ts`, `settle.ts`).
-import { holdFor, InsufficientCreditsError, type Reservation, type Usage } from '@arrakis/billing-ledger';
+import { holdFor, InsufficientCreditsError, type Meter, type Reservation, type Usage } from '@arrakis/billing-ledger';
 import { type Anchor, issueUpstreamToken } from '@arrakis/identity-trust';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv, Principal } from '../context.js';
@@ -88,16 +88,18 @@ async function proxyCall(c: Context<AppEnv>, ctx: RouteContext, upstreams: reado
 }
 
 /**
- * What the hold will be, for the trust check: `holdFor(meter in force, estimate)`; null when the policy cannot refuse
- * (no read). The ledger reads the meter in force again inside its transaction.
+ * What the hold will be, for the trust check: `holdFor(meter in force, estimate)`, with `meter` when the caller read
+ * it already; null when the policy cannot refuse (no read). The ledger reads the meter in force again inside its
+ * transaction.
  */
 export async function trustHoldMicro(
   ctx: RouteContext,
   upstream: UpstreamConfig,
   estimate: Usage | undefined,
+  meter?: Meter,
 ): Promise<bigint | null> {
   if (!trustMayRefuse(ctx.deps)) return null;
-  return holdFor(await ctx.deps.ledger.getMeter(upstream.meterId), estimate);
+  return holdFor(meter ?? (await ctx.deps.ledger.getMeter(upstream.meterId)), estimate);
 }
 
 /** A call whose account is known. */

@@ -4,8 +4,6 @@ import { renderSql } from './drizzle-internals.js';
 import type * as schema from './schema.js';
 import { escapeName } from './sql-text.js';
 
-export { renderSql };
-
 /** The drizzle schema module of the ledger (tables and their enums), as a type. */
 export type LedgerSchema = typeof schema;
 

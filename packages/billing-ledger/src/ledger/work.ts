@@ -8,7 +8,8 @@
  * statement of their own and the fault runs between it and the rest.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import { type DriverRow, renderSql, statementsOf, tableRows } from '../db/ledger-db.js';
+import { renderSql } from '../db/drizzle-internals.js';
+import { type DriverRow, statementsOf, tableRows } from '../db/ledger-db.js';
 import {
   accounts,
   type BillingMode,
